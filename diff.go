@@ -1,0 +1,355 @@
+package auditlog
+
+import (
+	"bytes"
+	"context"
+	"database/sql/driver"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/gorm/schema"
+)
+
+// valueKind says how a column's Go value is turned into its stored JSON form.
+// It is decided once per field when a model's plan is built.
+type valueKind uint8
+
+const (
+	kindPlain   valueKind = iota // driver value as is: string, number, bool, time, bytes
+	kindJSON                     // JSON text parsed into a structure (jsonb, json, serializer:json)
+	kindDecimal                  // numeric column: "0.170" and "0.17" are the same number
+)
+
+// kindOf classifies a schema field by its declared type.
+func kindOf(f *schema.Field) valueKind {
+	if f.Serializer != nil {
+		name := f.TagSettings["SERIALIZER"]
+		if name == "" {
+			name = f.TagSettings["JSON"]
+		}
+		if strings.EqualFold(name, "json") {
+			return kindJSON
+		}
+		return kindPlain
+	}
+	dt := strings.ToLower(string(f.DataType))
+	if gt := strings.ToLower(string(f.GORMDataType)); gt != "" && dt == "" {
+		dt = gt
+	}
+	switch {
+	case dt == "json" || dt == "jsonb" || strings.HasPrefix(dt, "json"):
+		return kindJSON
+	case dt == "float" || strings.HasPrefix(dt, "decimal") || strings.HasPrefix(dt, "numeric") ||
+		strings.HasPrefix(dt, "real") || strings.HasPrefix(dt, "double") || dt == "money":
+		return kindDecimal
+	}
+	return kindPlain
+}
+
+// normalize turns a field's Go value into its canonical stored form: nil, bool,
+// string, json.Number, or for JSON columns map[string]any and []any built from
+// those. Two values are equal as stored if and only if their canonical forms are
+// equal (see equalValues). A driver.Valuer is called; its error is returned.
+func normalize(v any, kind valueKind) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	if valuer, ok := v.(driver.Valuer); ok {
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
+			return nil, nil
+		}
+		dv, err := valuer.Value()
+		if err != nil {
+			return nil, err
+		}
+		v = dv
+		if v == nil {
+			return nil, nil
+		}
+	}
+	switch x := v.(type) {
+	case string:
+		return canonicalText(x, kind), nil
+	case []byte:
+		if x == nil {
+			return nil, nil
+		}
+		if kind != kindPlain {
+			return canonicalText(string(x), kind), nil
+		}
+		return base64.StdEncoding.EncodeToString(x), nil
+	case bool:
+		return x, nil
+	case int64:
+		return json.Number(strconv.FormatInt(x, 10)), nil
+	case int:
+		return json.Number(strconv.FormatInt(int64(x), 10)), nil
+	case float64:
+		return canonicalFloat(x, 64), nil
+	case time.Time:
+		return formatTime(x), nil
+	}
+	return normalizeReflect(reflect.ValueOf(v), kind)
+}
+
+// normalizeReflect handles named and pointer types that the fast path of
+// normalize does not know.
+func normalizeReflect(rv reflect.Value, kind valueKind) (any, error) {
+	for rv.Kind() == reflect.Pointer || rv.Kind() == reflect.Interface {
+		if rv.IsNil() {
+			return nil, nil
+		}
+		rv = rv.Elem()
+		if valuer, ok := rv.Interface().(driver.Valuer); ok {
+			return normalize(valuer, kind)
+		}
+	}
+	switch rv.Kind() {
+	case reflect.String:
+		return canonicalText(rv.String(), kind), nil
+	case reflect.Bool:
+		return rv.Bool(), nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return json.Number(strconv.FormatInt(rv.Int(), 10)), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return json.Number(strconv.FormatUint(rv.Uint(), 10)), nil
+	case reflect.Float32:
+		return canonicalFloat(rv.Float(), 32), nil
+	case reflect.Float64:
+		return canonicalFloat(rv.Float(), 64), nil
+	case reflect.Slice:
+		if rv.IsNil() {
+			return nil, nil
+		}
+		if rv.Type().Elem().Kind() == reflect.Uint8 {
+			return normalize(rv.Bytes(), kind)
+		}
+	case reflect.Struct:
+		if t, ok := rv.Interface().(time.Time); ok {
+			return formatTime(t), nil
+		}
+		if rv.Type().ConvertibleTo(timeType) {
+			return formatTime(rv.Convert(timeType).Interface().(time.Time)), nil
+		}
+	}
+	// Anything else (maps, slices, structs) is stored as its JSON structure.
+	raw, err := json.Marshal(rv.Interface())
+	if err != nil {
+		return nil, err
+	}
+	return parseJSON(raw)
+}
+
+var timeType = reflect.TypeOf(time.Time{})
+
+// formatTime is the stored form of an instant: RFC 3339 in UTC with as many
+// fractional digits as needed, so equal instants in other zones compare equal.
+func formatTime(t time.Time) string {
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func canonicalText(s string, kind valueKind) any {
+	switch kind {
+	case kindJSON:
+		if v, err := parseJSON([]byte(s)); err == nil {
+			return v
+		}
+	case kindDecimal:
+		if n, ok := canonicalDecimal(s); ok {
+			return n
+		}
+	}
+	return s
+}
+
+func canonicalFloat(f float64, bits int) any {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return strconv.FormatFloat(f, 'g', -1, bits)
+	}
+	return json.Number(strconv.FormatFloat(f, 'g', -1, bits))
+}
+
+// canonicalDecimal writes a decimal number without leading zeros in the integer
+// part or trailing zeros in the fraction: "0.170", "+0.17" and "00.1700" all
+// become "0.17", "-0.0" becomes "0". It reports false for text that is not a
+// plain decimal number.
+func canonicalDecimal(s string) (json.Number, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", false
+	}
+	if strings.ContainsAny(s, "eE") {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return "", false
+		}
+		return json.Number(strconv.FormatFloat(f, 'g', -1, 64)), true
+	}
+	neg := false
+	switch s[0] {
+	case '-':
+		neg, s = true, s[1:]
+	case '+':
+		s = s[1:]
+	}
+	intPart, frac, hasDot := strings.Cut(s, ".")
+	if intPart == "" && frac == "" || !digitsOnly(intPart) || !digitsOnly(frac) || hasDot && frac == "" && intPart == "" {
+		return "", false
+	}
+	intPart = strings.TrimLeft(intPart, "0")
+	frac = strings.TrimRight(frac, "0")
+	if intPart == "" {
+		intPart = "0"
+	}
+	out := intPart
+	if frac != "" {
+		out += "." + frac
+	}
+	if neg && out != "0" {
+		out = "-" + out
+	}
+	return json.Number(out), true
+}
+
+func digitsOnly(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseJSON decodes JSON text keeping numbers exact (json.Number, in canonical
+// decimal form) so that reordered keys or 1.0 vs 1 do not count as changes.
+func parseJSON(raw []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("auditlog: trailing data after JSON value")
+	}
+	return canonicalNumbers(v), nil
+}
+
+func canonicalNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if n, ok := canonicalDecimal(string(x)); ok {
+			return n
+		}
+	case map[string]any:
+		for k, e := range x {
+			x[k] = canonicalNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = canonicalNumbers(e)
+		}
+	}
+	return v
+}
+
+// equalValues reports whether two canonical values (see normalize) are equal.
+func equalValues(a, b any) bool {
+	switch a.(type) {
+	case map[string]any, []any:
+		return reflect.DeepEqual(a, b)
+	}
+	switch b.(type) {
+	case map[string]any, []any:
+		return false
+	}
+	return a == b
+}
+
+// rowState is the canonical value of every tracked field of one row, in the
+// order of plan.fields.
+type rowState []any
+
+// readState extracts the tracked fields of the struct row.
+func (pl *plan) readState(ctx context.Context, row reflect.Value) (rowState, error) {
+	state := make(rowState, len(pl.fields))
+	for i, tf := range pl.fields {
+		v, _ := tf.field.ValueOf(ctx, row)
+		n, err := normalize(v, tf.kind)
+		if err != nil {
+			return nil, fmt.Errorf("auditlog: %s.%s: %w", pl.schema.Name, tf.field.Name, err)
+		}
+		state[i] = n
+	}
+	return state, nil
+}
+
+// diff returns the changes between two states of one row, keyed by column.
+// A nil old state is a creation (every non-null field with old null); a nil new
+// state a deletion (every non-null field with new null). Masked fields are
+// compared in clear and stored masked. The result is nil when nothing changed.
+func (pl *plan) diff(old, new rowState) Changes {
+	var changes Changes
+	for i, tf := range pl.fields {
+		var o, n any
+		if old != nil {
+			o = old[i]
+		}
+		if new != nil {
+			n = new[i]
+		}
+		if equalValues(o, n) {
+			continue
+		}
+		if changes == nil {
+			changes = make(Changes, len(pl.fields))
+		}
+		if tf.masked {
+			o, n = maskValue(o), maskValue(n)
+		}
+		changes[tf.field.DBName] = Change{Old: o, New: n}
+	}
+	return changes
+}
+
+// snapshot is the stored form of a whole state, masked where configured.
+func (pl *plan) snapshot(state rowState) JSONMap {
+	if state == nil {
+		return nil
+	}
+	m := make(JSONMap, len(state))
+	for i, tf := range pl.fields {
+		v := state[i]
+		if tf.masked {
+			v = maskValue(v)
+		}
+		m[tf.field.DBName] = v
+	}
+	return m
+}
+
+// maskValue masks the text form of a canonical value; null stays null.
+func maskValue(v any) any {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case string:
+		return MaskString(x)
+	case json.Number:
+		return MaskString(string(x))
+	case bool:
+		return MaskString(strconv.FormatBool(x))
+	default:
+		raw, err := json.Marshal(x)
+		if err != nil {
+			return MaskString(fmt.Sprint(x))
+		}
+		return MaskString(string(raw))
+	}
+}

@@ -1,0 +1,202 @@
+package auditlog
+
+import (
+	"bytes"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
+)
+
+// DefaultTable is the name of the log table unless WithTable says otherwise.
+const DefaultTable = "audit_log_entries"
+
+// Action is what happened to an object. The four built-in actions are below;
+// any other string is a custom action.
+type Action string
+
+// The built-in actions.
+const (
+	ActionCreate Action = "create"
+	ActionUpdate Action = "update"
+	ActionDelete Action = "delete"
+	ActionAccess Action = "access"
+)
+
+// LogEntry is one row of the audit log: one action on one object.
+//
+// Migrate its table with db.AutoMigrate(&auditlog.LogEntry{}) (or
+// Plugin.AutoMigrate when WithTable names another table). The indexes serve
+// per-object history (table, object pk, created at), per-actor and
+// per-correlation-id queries and retention by time.
+type LogEntry struct {
+	ID int64 `gorm:"column:id;primaryKey;autoIncrement"`
+	// Table is the table of the tracked model.
+	Table string `gorm:"column:table_name;size:191;not null;index:,composite:object,priority:1"`
+	// ObjectPK is the primary key as text. A single key is its plain text form
+	// ("42", "6f9619ff-8b86-d011-b42d-00c04fc964ff"); a composite key is a JSON
+	// array of the key columns' text forms in the schema's order (`["acme","42"]`).
+	ObjectPK string `gorm:"column:object_pk;size:191;not null;index:,composite:object,priority:2"`
+	// ObjectRepr is a short human label of the object: its String() when the
+	// model is a fmt.Stringer whose output contains no masked value, otherwise
+	// "Model(pk)".
+	ObjectRepr string `gorm:"column:object_repr"`
+	Action     Action `gorm:"column:action;size:64;not null"`
+	// Changes maps column names to their old and new values.
+	Changes    Changes `gorm:"column:changes"`
+	ActorID    string  `gorm:"column:actor_id;size:191;index"`
+	RemoteAddr string  `gorm:"column:remote_addr;size:64"`
+	CID        string  `gorm:"column:cid;size:191;index"`
+	// Data is additional data attached by custom actions and hooks.
+	Data JSONMap `gorm:"column:data"`
+	// Snapshot is the full tracked state after the change (before it, for a
+	// hard delete) when the model is registered with Serialize.
+	Snapshot  JSONMap   `gorm:"column:snapshot"`
+	CreatedAt time.Time `gorm:"column:created_at;not null;index:,composite:object,priority:3;index"`
+}
+
+// TableName is the default log table, DefaultTable.
+func (LogEntry) TableName() string { return DefaultTable }
+
+// Change is one field's old and new value. Values keep their JSON type: nil,
+// bool, string, json.Number for numbers, map[string]any and []any for JSON
+// columns. Times are RFC 3339 UTC strings, byte slices base64 strings, masked
+// values strings. It is stored as the JSON array [old, new].
+type Change struct {
+	Old, New any
+}
+
+// MarshalJSON encodes the change as [old, new].
+func (c Change) MarshalJSON() ([]byte, error) {
+	return json.Marshal([2]any{c.Old, c.New})
+}
+
+// UnmarshalJSON decodes [old, new], keeping numbers as json.Number.
+func (c *Change) UnmarshalJSON(b []byte) error {
+	var pair []json.RawMessage
+	if err := json.Unmarshal(b, &pair); err != nil {
+		return fmt.Errorf("auditlog: change: %w", err)
+	}
+	if len(pair) != 2 {
+		return fmt.Errorf("auditlog: change: want [old, new], got %d elements", len(pair))
+	}
+	var err error
+	if c.Old, err = parseJSON(pair[0]); err != nil {
+		return fmt.Errorf("auditlog: change: %w", err)
+	}
+	if c.New, err = parseJSON(pair[1]); err != nil {
+		return fmt.Errorf("auditlog: change: %w", err)
+	}
+	return nil
+}
+
+// Changes maps a column name to its change. It is stored as a JSON object
+// {"price": [old, new]} in a jsonb (PostgreSQL), JSON (MySQL, MariaDB) or
+// text (SQLite) column.
+type Changes map[string]Change
+
+// Value encodes the changes as JSON; an empty map is stored as NULL.
+func (c Changes) Value() (driver.Value, error) {
+	if len(c) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(map[string]Change(c))
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+// Scan decodes JSON text. NULL gives a nil map.
+func (c *Changes) Scan(src any) error {
+	raw, err := jsonBytes(src)
+	if err != nil || raw == nil {
+		*c = nil
+		return err
+	}
+	var m map[string]Change
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return fmt.Errorf("auditlog: changes: %w", err)
+	}
+	*c = m
+	return nil
+}
+
+// GormDataType tells GORM the column holds JSON.
+func (Changes) GormDataType() string { return "json" }
+
+// GormDBDataType chooses jsonb on PostgreSQL, JSON on MySQL and text elsewhere.
+func (Changes) GormDBDataType(db *gorm.DB, _ *schema.Field) string { return jsonColumnType(db) }
+
+// JSONMap is a JSON object column: LogEntry's Data and Snapshot. Numbers
+// decode as json.Number so that they round-trip exactly.
+type JSONMap map[string]any
+
+// Value encodes the map as JSON; an empty map is stored as NULL.
+func (m JSONMap) Value() (driver.Value, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(map[string]any(m))
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+// Scan decodes JSON text. NULL gives a nil map.
+func (m *JSONMap) Scan(src any) error {
+	raw, err := jsonBytes(src)
+	if err != nil || raw == nil {
+		*m = nil
+		return err
+	}
+	v, err := parseJSON(raw)
+	if err != nil {
+		return fmt.Errorf("auditlog: json object: %w", err)
+	}
+	obj, ok := v.(map[string]any)
+	if !ok && v != nil {
+		return fmt.Errorf("auditlog: json object: got %T", v)
+	}
+	*m = obj
+	return nil
+}
+
+// GormDataType tells GORM the column holds JSON.
+func (JSONMap) GormDataType() string { return "json" }
+
+// GormDBDataType chooses jsonb on PostgreSQL, JSON on MySQL and text elsewhere.
+func (JSONMap) GormDBDataType(db *gorm.DB, _ *schema.Field) string { return jsonColumnType(db) }
+
+func jsonColumnType(db *gorm.DB) string {
+	switch db.Dialector.Name() {
+	case "postgres":
+		return "jsonb"
+	case "mysql":
+		return "JSON"
+	}
+	return "text"
+}
+
+func jsonBytes(src any) ([]byte, error) {
+	switch v := src.(type) {
+	case nil:
+		return nil, nil
+	case []byte:
+		if len(bytes.TrimSpace(v)) == 0 || bytes.Equal(v, []byte("null")) {
+			return nil, nil
+		}
+		return v, nil
+	case string:
+		if v == "" || v == "null" {
+			return nil, nil
+		}
+		return []byte(v), nil
+	}
+	return nil, errors.New("auditlog: unsupported JSON column value " + fmt.Sprintf("%T", src))
+}

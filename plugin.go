@@ -1,0 +1,164 @@
+package auditlog
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
+)
+
+// Plugin records an audit trail of the models registered with it. Create one
+// with New, install it with db.Use, then Register models. A Plugin is safe for
+// concurrent use by any number of goroutines and *gorm.DB sessions.
+type Plugin struct {
+	cfg config
+
+	mu     sync.RWMutex
+	naming schema.Namer
+	models map[reflect.Type]*modelConfig
+	plans  map[*schema.Schema]*plan
+
+	parsed sync.Map // schema cache for Register's validation
+}
+
+var _ gorm.Plugin = (*Plugin)(nil)
+
+// New returns a plugin with the given options. Nothing is tracked until a
+// model is registered (or TrackAll is given).
+func New(opts ...Option) *Plugin {
+	p := &Plugin{
+		cfg: config{
+			table:     DefaultTable,
+			now:       time.Now,
+			batchSize: 500,
+		},
+		models: map[reflect.Type]*modelConfig{},
+		plans:  map[*schema.Schema]*plan{},
+	}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&p.cfg)
+		}
+	}
+	if p.cfg.batchSize <= 0 {
+		p.cfg.batchSize = 500
+	}
+	if p.cfg.now == nil {
+		p.cfg.now = time.Now
+	}
+	if p.cfg.table == "" {
+		p.cfg.table = DefaultTable
+	}
+	return p
+}
+
+// Name is the plugin's name for gorm.DB.Use: "auditlog".
+func (p *Plugin) Name() string { return "auditlog" }
+
+// Callback names, all under the "auditlog:" prefix.
+const (
+	cbBegin  = "auditlog:begin"
+	cbBefore = "auditlog:before"
+	cbAfter  = "auditlog:after"
+	cbEnd    = "auditlog:end"
+)
+
+// Initialize registers the plugin's callbacks on db's create, update and
+// delete chains; db.Use calls it. On each chain:
+//
+//   - auditlog:begin, before the model hooks, opens a transaction when the
+//     model is tracked and the statement is not in one (SkipDefaultTransaction);
+//   - auditlog:before, just before the write, reads the old rows with a row
+//     lock and restricts the write to them;
+//   - auditlog:after, just after the write and before the after-hooks, reads
+//     the new values where needed and inserts the entries in the same
+//     transaction;
+//   - auditlog:end, after gorm:commit_or_rollback_transaction, commits or rolls
+//     back the transaction that auditlog:begin opened.
+func (p *Plugin) Initialize(db *gorm.DB) error {
+	p.mu.Lock()
+	p.naming = db.NamingStrategy
+	clear(p.plans)
+	p.mu.Unlock()
+
+	cb := db.Callback()
+	create, update, del := cb.Create(), cb.Update(), cb.Delete()
+	err := errors.Join(
+		create.Before("gorm:before_create").Register(cbBegin, p.begin),
+		create.Before("gorm:create").Register(cbBefore, p.beforeCreate),
+		create.After("gorm:create").Before("gorm:after_create").Register(cbAfter, p.afterCreate),
+		create.After("gorm:commit_or_rollback_transaction").Register(cbEnd, p.end),
+
+		update.Before("gorm:setup_reflect_value").Register(cbBegin, p.begin),
+		update.Before("gorm:update").Register(cbBefore, p.beforeUpdate),
+		update.After("gorm:update").Before("gorm:after_update").Register(cbAfter, p.afterUpdate),
+		update.After("gorm:commit_or_rollback_transaction").Register(cbEnd, p.end),
+
+		del.Before("gorm:before_delete").Register(cbBegin, p.begin),
+		del.Before("gorm:delete").Register(cbBefore, p.beforeDelete),
+		del.After("gorm:delete").Before("gorm:after_delete").Register(cbAfter, p.afterDelete),
+		del.After("gorm:commit_or_rollback_transaction").Register(cbEnd, p.end),
+	)
+	if err != nil {
+		return fmt.Errorf("auditlog: register callbacks: %w", err)
+	}
+	return nil
+}
+
+// AutoMigrate creates or updates the log table (the one named by WithTable)
+// and its indexes. With the default table it is the same as
+// db.AutoMigrate(&auditlog.LogEntry{}).
+func (p *Plugin) AutoMigrate(db *gorm.DB) error {
+	return db.Table(p.cfg.table).AutoMigrate(&LogEntry{})
+}
+
+func (p *Plugin) namer() schema.Namer {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.naming != nil {
+		return p.naming
+	}
+	return schema.NamingStrategy{}
+}
+
+// Keys of the per-statement state kept in Statement.Settings.
+const (
+	txKey = "auditlog:started_transaction"
+	opKey = "auditlog:op"
+)
+
+// begin opens a transaction for a tracked write that is not in one, so that
+// the change and its entries commit together. When GORM's default
+// transaction is on, gorm:begin_transaction has already opened one and
+// db.Begin reports gorm.ErrInvalidTransaction, which is not an error here.
+func (p *Plugin) begin(db *gorm.DB) {
+	if db.Error != nil || db.DryRun || p.planFor(db.Statement.Schema) == nil {
+		return
+	}
+	tx := db.Begin()
+	switch {
+	case tx.Error == nil:
+		db.Statement.ConnPool = tx.Statement.ConnPool
+		db.Statement.Settings.Store(txKey, true)
+	case errors.Is(tx.Error, gorm.ErrInvalidTransaction):
+	default:
+		db.AddError(fmt.Errorf("auditlog: begin transaction: %w", tx.Error))
+	}
+}
+
+// end commits or rolls back the transaction that begin opened.
+func (p *Plugin) end(db *gorm.DB) {
+	if _, ok := db.Statement.Settings.LoadAndDelete(txKey); !ok {
+		return
+	}
+	if db.Error != nil {
+		db.Rollback()
+	} else {
+		db.Commit()
+	}
+	db.Statement.ConnPool = db.ConnPool
+}

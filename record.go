@@ -1,0 +1,584 @@
+package auditlog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/callbacks"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/schema"
+)
+
+// ErrTooManyRows is returned (and fails the change) when one Where update or
+// delete of a tracked model matches more rows than the plugin can restrict
+// the statement to in one IN list. Split such a change into batches.
+var ErrTooManyRows = errors.New("auditlog: too many rows in one statement")
+
+// maxKeyParams bounds the primary-key values of the IN list that restricts a
+// write to the rows read before it: below SQLite's 32766 parameters, leaving
+// room for the statement's own.
+const maxKeyParams = 30000
+
+// op is the state of one tracked write between auditlog:before and
+// auditlog:after, kept in Statement.Settings under opKey.
+type op struct {
+	plan      *plan
+	old       map[string]rowState      // old state by key text
+	oldRows   map[string]reflect.Value // old rows by key text, for ObjectRepr
+	keys      []string                 // key texts in the order read
+	keyValues [][]any                  // primary-key values, parallel to keys
+	where     *clause.Clause           // the statement's WHERE before it was restricted
+	hadWhere  bool
+	addedSet  bool // auditlog:before built the SET clause and must remove it
+}
+
+func (p *Plugin) trackedPlan(db *gorm.DB) *plan {
+	if db.Error != nil || db.DryRun || db.Statement.SQL.Len() > 0 {
+		return nil
+	}
+	return p.planFor(db.Statement.Schema)
+}
+
+func loadOp(db *gorm.DB) *op {
+	v, ok := db.Statement.Settings.LoadAndDelete(opKey)
+	if !ok {
+		return nil
+	}
+	return v.(*op)
+}
+
+// beforeCreate reads the rows an upsert may overwrite (Save's fallback,
+// Clauses(clause.OnConflict{...})): for a plain INSERT there is nothing old.
+func (p *Plugin) beforeCreate(db *gorm.DB) {
+	pl := p.trackedPlan(db)
+	if pl == nil {
+		return
+	}
+	stmt := db.Statement
+	o := &op{plan: pl}
+	if _, upsert := stmt.Clauses["ON CONFLICT"]; upsert {
+		keys := identityKeys(stmt.Context, pl.schema, stmt.ReflectValue)
+		if len(keys) > 0 {
+			if err := o.readOld(db, []clause.Expression{keyCondition(stmt, pl, keys)}, true); err != nil {
+				db.AddError(err)
+				return
+			}
+		}
+		o.old = ensureMap(o.old)
+	}
+	stmt.Settings.Store(opKey, o)
+}
+
+// afterCreate writes a create entry per inserted row. For a plain INSERT of
+// structs the values are those GORM sent (with the keys and defaults the
+// database returned); for upserts and map inserts the rows are read back.
+func (p *Plugin) afterCreate(db *gorm.DB) {
+	o := loadOp(db)
+	if o == nil || db.Error != nil {
+		return
+	}
+	stmt := db.Statement
+	pl := o.plan
+	ctx := stmt.Context
+	var entries []LogEntry
+	rv := reflect.Indirect(stmt.ReflectValue)
+	isMap := rv.Kind() == reflect.Map || rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Map
+	if o.old == nil && !isMap {
+		err := eachStruct(rv, func(row reflect.Value) error {
+			key, err := pl.key(ctx, row)
+			if err != nil {
+				return err
+			}
+			state, err := pl.readState(ctx, row)
+			if err != nil {
+				return err
+			}
+			entries = append(entries, p.entry(ctx, pl, ActionCreate, key, row, pl.diff(nil, state), state))
+			return nil
+		})
+		if err != nil {
+			db.AddError(err)
+			return
+		}
+		p.write(db, entries)
+		return
+	}
+
+	// Upserts and maps: read what the database holds now.
+	var keys [][]any
+	if isMap {
+		keys = mapKeys(pl.schema, rv)
+	} else {
+		keys = identityKeys(ctx, pl.schema, rv)
+	}
+	if len(keys) == 0 {
+		return
+	}
+	err := p.readRows(db, pl, keys, func(r scannedRow) {
+		old, existed := o.old[r.key]
+		switch {
+		case !existed:
+			entries = append(entries, p.entry(ctx, pl, ActionCreate, r.key, r.model, pl.diff(nil, r.state), r.state))
+		default:
+			if changes := pl.diff(old, r.state); changes != nil {
+				entries = append(entries, p.entry(ctx, pl, ActionUpdate, r.key, r.model, changes, r.state))
+			}
+		}
+	})
+	if err != nil {
+		db.AddError(err)
+		return
+	}
+	p.write(db, entries)
+}
+
+// beforeUpdate builds the SET clause the way gorm:update would (which also
+// adds the model's primary-key condition), reads the matched rows with a lock
+// and restricts the UPDATE to exactly those rows.
+func (p *Plugin) beforeUpdate(db *gorm.DB) {
+	pl := p.trackedPlan(db)
+	if pl == nil {
+		return
+	}
+	stmt := db.Statement
+	o := &op{plan: pl}
+	if _, ok := stmt.Clauses["SET"]; !ok {
+		// ConvertToAssignments is what gorm:update calls; it also adds the
+		// model's primary-key condition. gorm:update uses the SET clause it
+		// finds instead of building its own, so the side effects (assigned
+		// values and auto-update times copied into the model) happen once.
+		set := callbacks.ConvertToAssignments(stmt)
+		if len(set) == 0 {
+			return // gorm:update will do nothing either
+		}
+		stmt.AddClause(set)
+		o.addedSet = true
+	}
+	stmt.Settings.Store(opKey, o)
+	conds := whereExprs(stmt)
+	if len(conds) == 0 && !stmt.AllowGlobalUpdate {
+		return // gorm:update fails with gorm.ErrMissingWhereClause
+	}
+	if err := o.readOld(db, conds, stmt.Unscoped); err != nil {
+		db.AddError(err)
+		return
+	}
+	o.restrict(db)
+}
+
+// afterUpdate compares the rows as read before with what they hold now.
+func (p *Plugin) afterUpdate(db *gorm.DB) {
+	o := loadOp(db)
+	if o == nil {
+		return
+	}
+	stmt := db.Statement
+	if o.addedSet {
+		delete(stmt.Clauses, "SET")
+	}
+	o.unrestrict(stmt)
+	if db.Error != nil || len(o.keys) == 0 {
+		return
+	}
+	ctx := stmt.Context
+	pl := o.plan
+	var entries []LogEntry
+	err := p.readRows(db, pl, o.keyValues, func(r scannedRow) {
+		if changes := pl.diff(o.old[r.key], r.state); changes != nil {
+			entries = append(entries, p.entry(ctx, pl, ActionUpdate, r.key, r.model, changes, r.state))
+		}
+	})
+	if err != nil {
+		db.AddError(err)
+		return
+	}
+	p.write(db, entries)
+}
+
+// beforeDelete reads the rows the DELETE (or soft-delete UPDATE) will touch,
+// with a lock, and restricts the statement to them.
+func (p *Plugin) beforeDelete(db *gorm.DB) {
+	pl := p.trackedPlan(db)
+	if pl == nil {
+		return
+	}
+	stmt := db.Statement
+	o := &op{plan: pl}
+	stmt.Settings.Store(opKey, o)
+	conds := whereExprs(stmt)
+	// gorm:delete adds the keys of the value passed to Delete, and of the
+	// model when it is another value.
+	if keys := identityKeys(stmt.Context, pl.schema, stmt.ReflectValue); len(keys) > 0 {
+		conds = append(conds, keyCondition(stmt, pl, keys))
+	}
+	if stmt.ReflectValue.CanAddr() && stmt.Dest != stmt.Model && stmt.Model != nil {
+		if keys := identityKeys(stmt.Context, pl.schema, reflect.ValueOf(stmt.Model)); len(keys) > 0 {
+			conds = append(conds, keyCondition(stmt, pl, keys))
+		}
+	}
+	if len(conds) == 0 && !stmt.AllowGlobalUpdate {
+		return // gorm:delete fails with gorm.ErrMissingWhereClause
+	}
+	if err := o.readOld(db, conds, stmt.Unscoped); err != nil {
+		db.AddError(err)
+		return
+	}
+	o.restrict(db)
+}
+
+// afterDelete writes a delete entry per row: for a hard delete every tracked
+// non-null field goes to null; for a soft delete the row is read back and
+// the changed fields (the soft-delete column) are recorded.
+func (p *Plugin) afterDelete(db *gorm.DB) {
+	o := loadOp(db)
+	if o == nil {
+		return
+	}
+	stmt := db.Statement
+	o.unrestrict(stmt)
+	if db.Error != nil || len(o.keys) == 0 {
+		return
+	}
+	ctx := stmt.Context
+	pl := o.plan
+	entries := make([]LogEntry, 0, len(o.keys))
+	if pl.softDelete && !stmt.Unscoped {
+		err := p.readRows(db, pl, o.keyValues, func(r scannedRow) {
+			if changes := pl.diff(o.old[r.key], r.state); changes != nil {
+				entries = append(entries, p.entry(ctx, pl, ActionDelete, r.key, r.model, changes, r.state))
+			}
+		})
+		if err != nil {
+			db.AddError(err)
+			return
+		}
+	} else {
+		for _, key := range o.keys {
+			old := o.old[key]
+			entries = append(entries, p.entry(ctx, pl, ActionDelete, key, o.oldRows[key], pl.diff(old, nil), old))
+		}
+	}
+	p.write(db, entries)
+}
+
+// readOld selects the rows matching conds (plus the statement's ORDER BY and
+// LIMIT, which MySQL allows on UPDATE and DELETE) with FOR UPDATE where the
+// dialect has row locks, and keeps their tracked state by key.
+func (o *op) readOld(db *gorm.DB, conds []clause.Expression, unscoped bool) error {
+	stmt := db.Statement
+	q := newQuery(db, o.plan, unscoped).Clauses(clause.Where{Exprs: []clause.Expression{clause.And(conds...)}})
+	if c, ok := stmt.Clauses["ORDER BY"]; ok {
+		q = q.Clauses(c.Expression)
+	} else {
+		q = q.Clauses(pkOrder(o.plan))
+	}
+	if c, ok := stmt.Clauses["LIMIT"]; ok {
+		q = q.Clauses(c.Expression)
+	}
+	if db.Dialector.Name() != "sqlite" {
+		q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+	}
+	o.old = map[string]rowState{}
+	o.oldRows = map[string]reflect.Value{}
+	err := scanRows(q, o.plan, func(r scannedRow) error {
+		if _, dup := o.old[r.key]; !dup {
+			o.keys = append(o.keys, r.key)
+			o.keyValues = append(o.keyValues, r.keyValues)
+		}
+		o.old[r.key] = r.state
+		o.oldRows[r.key] = r.model
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("auditlog: read old %s rows: %w", o.plan.schema.Table, err)
+	}
+	return nil
+}
+
+// restrict narrows the statement's WHERE to the keys read by readOld, so that
+// a row that starts to match after the read (a phantom) is not changed
+// without an entry.
+func (o *op) restrict(db *gorm.DB) {
+	stmt := db.Statement
+	if len(o.keyValues)*len(o.plan.schema.PrimaryFields) > maxKeyParams {
+		db.AddError(fmt.Errorf("%w: %d %s rows match; change at most %d at a time",
+			ErrTooManyRows, len(o.keyValues), o.plan.schema.Table, maxKeyParams/len(o.plan.schema.PrimaryFields)))
+		return
+	}
+	c, had := stmt.Clauses["WHERE"]
+	o.where, o.hadWhere = &c, had
+	var keep clause.Expression
+	if len(o.keyValues) == 0 {
+		keep = clause.Expr{SQL: "1 = 0"}
+	} else {
+		keep = keyCondition(stmt, o.plan, o.keyValues)
+	}
+	exprs := []clause.Expression{keep}
+	if conds := whereExprs(stmt); len(conds) > 0 {
+		exprs = []clause.Expression{clause.And(conds...), keep}
+	}
+	stmt.Clauses["WHERE"] = clause.Clause{Name: "WHERE", Expression: clause.Where{Exprs: exprs}}
+}
+
+// unrestrict puts the statement's WHERE back as it was before restrict, plus
+// whatever GORM added after it, so that a reused statement is not narrowed.
+func (o *op) unrestrict(stmt *gorm.Statement) {
+	if o.where == nil {
+		return
+	}
+	if o.hadWhere {
+		stmt.Clauses["WHERE"] = *o.where
+	} else {
+		delete(stmt.Clauses, "WHERE")
+	}
+	o.where = nil
+}
+
+// readRows reads the rows with the given keys (unscoped, no lock: they are
+// locked already or were just written) in chunks, and calls fn for each.
+func (p *Plugin) readRows(db *gorm.DB, pl *plan, keys [][]any, fn func(scannedRow)) error {
+	chunk := maxKeyParams / len(pl.schema.PrimaryFields)
+	for start := 0; start < len(keys); start += chunk {
+		end := min(start+chunk, len(keys))
+		q := newQuery(db, pl, true).Clauses(clause.Where{Exprs: []clause.Expression{keyCondition(db.Statement, pl, keys[start:end])}}, pkOrder(pl))
+		err := scanRows(q, pl, func(r scannedRow) error { fn(r); return nil })
+		if err != nil {
+			return fmt.Errorf("auditlog: read new %s rows: %w", pl.schema.Table, err)
+		}
+	}
+	return nil
+}
+
+// newQuery starts a query on the statement's table in the statement's
+// connection (its transaction) and context, without model hooks.
+func newQuery(db *gorm.DB, pl *plan, unscoped bool) *gorm.DB {
+	q := db.Session(&gorm.Session{NewDB: true, SkipHooks: true})
+	if unscoped {
+		q = q.Unscoped()
+	}
+	if t := db.Statement.Table; t != "" && t != pl.schema.Table {
+		q = q.Table(t)
+	}
+	return q
+}
+
+func pkOrder(pl *plan) clause.OrderBy {
+	cols := make([]clause.OrderByColumn, len(pl.schema.PrimaryFields))
+	for i, f := range pl.schema.PrimaryFields {
+		cols[i] = clause.OrderByColumn{Column: clause.Column{Table: clause.CurrentTable, Name: f.DBName}}
+	}
+	return clause.OrderBy{Columns: cols}
+}
+
+// whereExprs returns a copy of the statement's WHERE expressions.
+func whereExprs(stmt *gorm.Statement) []clause.Expression {
+	c, ok := stmt.Clauses["WHERE"]
+	if !ok {
+		return nil
+	}
+	w, ok := c.Expression.(clause.Where)
+	if !ok || len(w.Exprs) == 0 {
+		return nil
+	}
+	return append([]clause.Expression(nil), w.Exprs...)
+}
+
+// identityKeys returns the non-zero primary keys of a struct, pointer or
+// slice value, as GORM's own key conditions take them.
+func identityKeys(ctx context.Context, s *schema.Schema, rv reflect.Value) [][]any {
+	rv = reflect.Indirect(rv)
+	if !rv.IsValid() || (rv.Kind() != reflect.Struct && rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array) {
+		return nil
+	}
+	if rv.Kind() != reflect.Struct && rv.Len() > 0 && reflect.Indirect(rv.Index(0)).Kind() != reflect.Struct {
+		return nil
+	}
+	_, keys := schema.GetIdentityFieldValuesMap(ctx, rv, s.PrimaryFields)
+	return keys
+}
+
+// mapKeys returns the primary keys present in a map or slice of maps given to
+// Create (GORM writes an auto-increment key back into the map).
+func mapKeys(s *schema.Schema, rv reflect.Value) [][]any {
+	var keys [][]any
+	add := func(m reflect.Value) {
+		key := make([]any, 0, len(s.PrimaryFields))
+		for _, f := range s.PrimaryFields {
+			v := m.MapIndex(reflect.ValueOf(f.DBName))
+			if !v.IsValid() {
+				v = m.MapIndex(reflect.ValueOf(f.Name))
+			}
+			if !v.IsValid() || v.IsZero() || (v.Kind() == reflect.Interface && v.IsNil()) {
+				return
+			}
+			key = append(key, v.Interface())
+		}
+		keys = append(keys, key)
+	}
+	rv = reflect.Indirect(rv)
+	switch rv.Kind() {
+	case reflect.Map:
+		add(rv)
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < rv.Len(); i++ {
+			if m := reflect.Indirect(rv.Index(i)); m.Kind() == reflect.Map {
+				add(m)
+			}
+		}
+	}
+	return keys
+}
+
+// eachStruct calls fn with every struct in rv: a struct, or the elements of a
+// slice or array of structs or pointers to structs.
+func eachStruct(rv reflect.Value, fn func(reflect.Value) error) error {
+	rv = reflect.Indirect(rv)
+	switch rv.Kind() {
+	case reflect.Struct:
+		return fn(rv)
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < rv.Len(); i++ {
+			elem := reflect.Indirect(rv.Index(i))
+			if elem.Kind() != reflect.Struct {
+				continue
+			}
+			if err := fn(elem); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func ensureMap(m map[string]rowState) map[string]rowState {
+	if m == nil {
+		return map[string]rowState{}
+	}
+	return m
+}
+
+// key returns a struct row's primary key as LogEntry.ObjectPK text.
+func (pl *plan) key(ctx context.Context, row reflect.Value) (string, error) {
+	values := make([]any, len(pl.schema.PrimaryFields))
+	for i, f := range pl.schema.PrimaryFields {
+		values[i], _ = f.ValueOf(ctx, row)
+	}
+	return pl.keyText(values)
+}
+
+// keyText is the LogEntry.ObjectPK text of primary-key values: the value's
+// text for a single key, a JSON array of the texts for a composite key.
+func (pl *plan) keyText(values []any) (string, error) {
+	texts := make([]string, len(values))
+	for i, v := range values {
+		n, err := normalize(v, kindPlain)
+		if err != nil {
+			return "", fmt.Errorf("auditlog: %s.%s: %w", pl.schema.Name, pl.schema.PrimaryFields[i].Name, err)
+		}
+		texts[i] = textOf(n)
+	}
+	if len(texts) == 1 {
+		return texts[0], nil
+	}
+	b, err := json.Marshal(texts)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// textOf is the plain text of a canonical value ("" for null).
+func textOf(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case json.Number:
+		return string(x)
+	case bool:
+		if x {
+			return "true"
+		}
+		return "false"
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// maxReprRunes bounds LogEntry.ObjectRepr.
+const maxReprRunes = 200
+
+// repr is the object's label: its String() when that reveals no masked value,
+// else "Model(pk)".
+func (pl *plan) repr(row reflect.Value, key string, state rowState) string {
+	fallback := pl.schema.Name + "(" + key + ")"
+	if !row.IsValid() {
+		return fallback
+	}
+	var s string
+	switch {
+	case row.CanAddr():
+		if str, ok := row.Addr().Interface().(fmt.Stringer); ok {
+			s = str.String()
+		}
+	default:
+		if str, ok := row.Interface().(fmt.Stringer); ok {
+			s = str.String()
+		}
+	}
+	if s == "" {
+		return fallback
+	}
+	for i, tf := range pl.fields {
+		if !tf.masked || state == nil {
+			continue
+		}
+		if secret := textOf(state[i]); secret != "" && strings.Contains(s, secret) {
+			return fallback
+		}
+	}
+	if r := []rune(s); len(r) > maxReprRunes {
+		s = string(r[:maxReprRunes])
+	}
+	return s
+}
+
+// entry builds one LogEntry with the context's actor, correlation id and
+// remote address.
+func (p *Plugin) entry(ctx context.Context, pl *plan, action Action, key string, row reflect.Value, changes Changes, state rowState) LogEntry {
+	e := LogEntry{
+		Table:      pl.schema.Table,
+		ObjectPK:   key,
+		ObjectRepr: pl.repr(row, key, state),
+		Action:     action,
+		Changes:    changes,
+		ActorID:    ActorFrom(ctx),
+		RemoteAddr: RemoteAddrFrom(ctx),
+		CID:        CIDFrom(ctx),
+		CreatedAt:  p.cfg.now(),
+	}
+	if pl.serialize {
+		e.Snapshot = pl.snapshot(state)
+	}
+	return e
+}
+
+// write inserts the entries in the statement's transaction, batchSize rows
+// per INSERT. A failure is added to db, which rolls the change back.
+func (p *Plugin) write(db *gorm.DB, entries []LogEntry) {
+	for start := 0; start < len(entries); start += p.cfg.batchSize {
+		batch := entries[start:min(start+p.cfg.batchSize, len(entries))]
+		err := db.Session(&gorm.Session{NewDB: true, SkipHooks: true, SkipDefaultTransaction: true}).
+			Table(p.cfg.table).Create(&batch).Error
+		if err != nil {
+			db.AddError(fmt.Errorf("auditlog: write entries: %w", err))
+			return
+		}
+	}
+}

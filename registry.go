@@ -1,0 +1,279 @@
+package auditlog
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"gorm.io/gorm/schema"
+)
+
+// Errors returned by Register. Each is wrapped with the model's name and the
+// offending field or option; test for them with errors.Is.
+var (
+	// ErrInvalidModel: the value is not a pointer to a struct GORM can parse.
+	ErrInvalidModel = errors.New("auditlog: not a pointer to a GORM model struct")
+	// ErrNoPrimaryKey: the model has no primary key, so its entries could not
+	// name the object they belong to.
+	ErrNoPrimaryKey = errors.New("auditlog: model has no primary key")
+	// ErrUnknownField: a field named in Include, Exclude, Mask or Label is
+	// neither a Go field name nor a column name of the model.
+	ErrUnknownField = errors.New("auditlog: unknown field")
+	// ErrInvalidOption: the options contradict each other, such as masking or
+	// labelling a field that is not tracked.
+	ErrInvalidOption = errors.New("auditlog: invalid option")
+)
+
+// modelConfig is what Register was told about one model.
+type modelConfig struct {
+	include, exclude, mask []string
+	labels                 map[string]string
+	serialize              bool
+}
+
+// trackedField is one tracked column of a model.
+type trackedField struct {
+	field  *schema.Field
+	kind   valueKind
+	masked bool
+	label  string
+}
+
+// plan is everything the callbacks need about one model schema, computed once
+// and cached per *schema.Schema (GORM keeps one per model type and table).
+type plan struct {
+	schema     *schema.Schema
+	fields     []*trackedField
+	serialize  bool
+	softDelete bool // the schema has delete clauses (gorm.DeletedAt or a soft-delete plugin)
+
+	// Columns read from the database, and where in them the key and the
+	// tracked fields are (see prepareColumns).
+	columns      []string
+	columnFields []*schema.Field
+	keyColumns   []int
+	fieldColumns []int
+	stringer     bool // the model is a fmt.Stringer, used for ObjectRepr
+}
+
+// Register tracks model (a pointer to a struct, such as &User{}) with the
+// given options, replacing any earlier registration of the same type. It
+// parses the model once; the plan the callbacks use is built on first use and
+// cached. It is safe to call concurrently with writes, which see either the
+// old or the new options.
+//
+// It returns an error wrapping ErrInvalidModel, ErrNoPrimaryKey,
+// ErrUnknownField or ErrInvalidOption, naming the model and the field.
+func (p *Plugin) Register(model any, opts ...ModelOption) error {
+	typ, err := modelType(model)
+	if err != nil {
+		return err
+	}
+	s, err := schema.Parse(model, &p.parsed, p.namer())
+	if err != nil {
+		return fmt.Errorf("auditlog: register %s: %w: %w", typ, ErrInvalidModel, err)
+	}
+	if len(s.PrimaryFields) == 0 {
+		return fmt.Errorf("auditlog: register %s: %w", s.Name, ErrNoPrimaryKey)
+	}
+	cfg := &modelConfig{}
+	for _, o := range opts {
+		if o == nil {
+			return fmt.Errorf("auditlog: register %s: %w: nil option", s.Name, ErrInvalidOption)
+		}
+		o.applyModel(cfg)
+	}
+	if err := cfg.validate(s); err != nil {
+		return fmt.Errorf("auditlog: register %s: %w", s.Name, err)
+	}
+	fields := p.trackedFields(s, cfg)
+	if len(fields) == 0 {
+		return fmt.Errorf("auditlog: register %s: %w: no field is tracked", s.Name, ErrInvalidOption)
+	}
+	for _, name := range cfg.mask {
+		if !tracks(fields, s.LookUpField(name)) {
+			return fmt.Errorf("auditlog: register %s: %w: Mask(%q) names a field that is not tracked", s.Name, ErrInvalidOption, name)
+		}
+	}
+	for name := range cfg.labels {
+		if !tracks(fields, s.LookUpField(name)) {
+			return fmt.Errorf("auditlog: register %s: %w: Label(%q) names a field that is not tracked", s.Name, ErrInvalidOption, name)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.models[typ] = cfg
+	clear(p.plans)
+	return nil
+}
+
+// Unregister stops tracking model's type. Models tracked through TrackAll
+// fall back to the plugin-wide options. It is safe for concurrent use.
+func (p *Plugin) Unregister(model any) {
+	typ, err := modelType(model)
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.models, typ)
+	clear(p.plans)
+}
+
+// Registered reports whether writes of model's type are tracked: it was
+// registered, or TrackAll covers it.
+func (p *Plugin) Registered(model any) bool {
+	typ, err := modelType(model)
+	if err != nil {
+		return false
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	_, ok := p.models[typ]
+	return ok || p.trackedByDefault(typ)
+}
+
+func (p *Plugin) trackedByDefault(typ reflect.Type) bool {
+	if !p.cfg.trackAll || typ == logEntryType {
+		return false
+	}
+	for _, m := range p.cfg.trackNot {
+		if t, err := modelType(m); err == nil && t == typ {
+			return false
+		}
+	}
+	return true
+}
+
+var logEntryType = reflect.TypeOf(LogEntry{})
+
+// modelType is the struct type of a pointer to a struct.
+func modelType(model any) (reflect.Type, error) {
+	if model == nil {
+		return nil, fmt.Errorf("auditlog: register <nil>: %w", ErrInvalidModel)
+	}
+	t := reflect.TypeOf(model)
+	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return nil, fmt.Errorf("auditlog: register %s: %w", t, ErrInvalidModel)
+	}
+	return t.Elem(), nil
+}
+
+func (c *modelConfig) validate(s *schema.Schema) error {
+	check := func(option string, names []string) error {
+		for _, name := range names {
+			if f := s.LookUpField(name); f == nil || f.DBName == "" {
+				return fmt.Errorf("%w %q in %s", ErrUnknownField, name, option)
+			}
+		}
+		return nil
+	}
+	if err := check("Include", c.include); err != nil {
+		return err
+	}
+	if err := check("Exclude", c.exclude); err != nil {
+		return err
+	}
+	if err := check("Mask", c.mask); err != nil {
+		return err
+	}
+	for name, label := range c.labels {
+		if err := check("Label", []string{name}); err != nil {
+			return err
+		}
+		if strings.TrimSpace(label) == "" {
+			return fmt.Errorf("%w: Label(%q) is empty", ErrInvalidOption, name)
+		}
+	}
+	return nil
+}
+
+func tracks(fields []*trackedField, f *schema.Field) bool {
+	for _, tf := range fields {
+		if tf.field == f {
+			return true
+		}
+	}
+	return false
+}
+
+// hasField reports whether names holds f's Go name or column name.
+func hasField(names []string, f *schema.Field) bool {
+	for _, n := range names {
+		if n == f.Name || n == f.DBName {
+			return true
+		}
+	}
+	return false
+}
+
+// trackedFields lists the columns of s that cfg (nil: plugin-wide options
+// only) tracks, in the schema's order.
+func (p *Plugin) trackedFields(s *schema.Schema, cfg *modelConfig) []*trackedField {
+	if cfg == nil {
+		cfg = &modelConfig{}
+	}
+	var fields []*trackedField
+	for _, f := range s.Fields {
+		if f.DBName == "" || !f.Readable {
+			continue
+		}
+		if len(cfg.include) > 0 && !hasField(cfg.include, f) {
+			continue
+		}
+		if hasField(cfg.exclude, f) || hasField(p.cfg.exclude, f) {
+			continue
+		}
+		tf := &trackedField{
+			field:  f,
+			kind:   kindOf(f),
+			masked: hasField(cfg.mask, f) || hasField(p.cfg.mask, f),
+			label:  f.Name,
+		}
+		for name, label := range cfg.labels {
+			if name == f.Name || name == f.DBName {
+				tf.label = label
+			}
+		}
+		fields = append(fields, tf)
+	}
+	return fields
+}
+
+// planFor returns the plan for a statement's schema, or nil when the model is
+// not tracked. The result is cached until the next Register or Unregister.
+func (p *Plugin) planFor(s *schema.Schema) *plan {
+	if s == nil {
+		return nil
+	}
+	p.mu.RLock()
+	pl, ok := p.plans[s]
+	p.mu.RUnlock()
+	if ok {
+		return pl
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pl, ok := p.plans[s]; ok {
+		return pl
+	}
+	cfg, registered := p.models[s.ModelType]
+	if (registered || p.trackedByDefault(s.ModelType)) && s.Table != p.cfg.table && len(s.PrimaryFields) > 0 {
+		pl = &plan{
+			schema:     s,
+			fields:     p.trackedFields(s, cfg),
+			softDelete: len(s.DeleteClauses) > 0,
+		}
+		if cfg != nil {
+			pl.serialize = cfg.serialize
+		}
+		if len(pl.fields) == 0 {
+			pl = nil
+		} else {
+			pl.prepareColumns()
+		}
+	}
+	p.plans[s] = pl
+	return pl
+}
