@@ -1,0 +1,169 @@
+package auditlog
+
+import (
+	"database/sql/driver"
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"gorm.io/gorm"
+)
+
+var errAbort = errors.New("abort")
+
+// allItems returns every item, soft-deleted ones too, by id.
+func allItems(t *testing.T, db *gorm.DB) []Item {
+	t.Helper()
+	var items []Item
+	if err := db.Session(&gorm.Session{NewDB: true}).Unscoped().Order("id").Find(&items).Error; err != nil {
+		t.Fatalf("read items: %v", err)
+	}
+	return items
+}
+
+func TestRolledBackTransactionLeavesNoEntry(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		setup(t, db, []any{&Item{}})
+		seedItems(t, db)
+		err := db.Transaction(func(tx *gorm.DB) error {
+			if err := tx.Create(&Item{Name: "temp"}).Error; err != nil {
+				return err
+			}
+			if err := tx.Model(&Item{ID: 1}).Update("name", "changed").Error; err != nil {
+				return err
+			}
+			if err := tx.Delete(&Item{ID: 2}).Error; err != nil {
+				return err
+			}
+			var inside int64
+			tx.Model(&LogEntry{}).Count(&inside)
+			if inside != 3 {
+				t.Errorf("inside the transaction: %d entries, want 3", inside)
+			}
+			return errAbort
+		})
+		if !errors.Is(err, errAbort) {
+			t.Fatalf("transaction: %v, want %v", err, errAbort)
+		}
+		if got := allEntries(t, db); len(got) != 0 {
+			t.Errorf("entries after rollback: %v, want none", summarize(got))
+		}
+	})
+}
+
+// TestFailedEntryInsertFailsTheChange drops the log table so that writing the
+// entry fails, and checks that the change is rolled back with it, whether
+// GORM's default transaction is on, off for the session, or off for the db
+// (then the plugin opens the transaction itself).
+func TestFailedEntryInsertFailsTheChange(t *testing.T) {
+	modes := []struct {
+		name    string
+		cfg     *gorm.Config
+		session bool
+	}{
+		{name: "default transaction"},
+		{name: "SkipDefaultTransaction in config", cfg: &gorm.Config{SkipDefaultTransaction: true}},
+		{name: "SkipDefaultTransaction in session", session: true},
+	}
+	writes := []struct {
+		name string
+		do   func(db *gorm.DB) error
+	}{
+		{name: "create", do: func(db *gorm.DB) error { return db.Create(&Item{Name: "new"}).Error }},
+		{name: "update", do: func(db *gorm.DB) error { return db.Model(&Item{ID: 1}).Update("qty", 99).Error }},
+		{name: "where update", do: func(db *gorm.DB) error { return db.Model(&Item{}).Where("qty > 1").Update("qty", 0).Error }},
+		{name: "soft delete", do: func(db *gorm.DB) error { return db.Delete(&Item{ID: 1}).Error }},
+		{name: "hard delete", do: func(db *gorm.DB) error { return db.Unscoped().Delete(&Item{ID: 1}).Error }},
+		{name: "where delete", do: func(db *gorm.DB) error { return db.Unscoped().Where("qty > 1").Delete(&Item{}).Error }},
+	}
+	for _, mode := range modes {
+		for _, w := range writes {
+			t.Run(mode.name+"/"+w.name, func(t *testing.T) {
+				for _, name := range testDatabases {
+					t.Run(name, func(t *testing.T) {
+						var cfg *gorm.Config
+						if mode.cfg != nil {
+							c := *mode.cfg
+							cfg = &c
+						}
+						db := openTestDB(t, name, cfg)
+						setup(t, db, []any{&Item{}})
+						seedItems(t, db)
+						if err := db.Migrator().DropTable(&LogEntry{}); err != nil {
+							t.Fatal(err)
+						}
+						wdb := db
+						if mode.session {
+							wdb = db.Session(&gorm.Session{SkipDefaultTransaction: true})
+						}
+						before := allItems(t, db)
+						if err := w.do(wdb); err == nil {
+							t.Error("write succeeded although its entry could not be inserted")
+						}
+						if diff := cmp.Diff(before, allItems(t, db)); diff != "" {
+							t.Errorf("items changed by the failed write (-before +after):\n%s", diff)
+						}
+					})
+				}
+			})
+		}
+	}
+}
+
+func TestSkipDefaultTransactionStillRecords(t *testing.T) {
+	for _, name := range testDatabases {
+		t.Run(name, func(t *testing.T) {
+			db := openTestDB(t, name, &gorm.Config{SkipDefaultTransaction: true})
+			setup(t, db, []any{&Item{}})
+			seedItems(t, db)
+			if err := db.Model(&Item{ID: 1}).Update("qty", 11).Error; err != nil {
+				t.Fatal(err)
+			}
+			want := []summary{{ActionUpdate, "1", Changes{"qty": {num("10"), num("11")}}}}
+			if diff := cmp.Diff(want, summarize(allEntries(t, db))); diff != "" {
+				t.Errorf("entries (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// failingCode is a column type whose Value fails for "bad".
+type failingCode string
+
+var errBadCode = errors.New("bad code")
+
+func (c failingCode) Value() (driver.Value, error) {
+	if c == "bad" {
+		return nil, errBadCode
+	}
+	return string(c), nil
+}
+
+type Coded struct {
+	ID   int64
+	Code failingCode `gorm:"type:varchar(20)"`
+}
+
+func TestFailingValuerFailsTheChange(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		setup(t, db, []any{&Coded{}})
+		if err := db.Create(&Coded{Code: "ok"}).Error; err != nil {
+			t.Fatal(err)
+		}
+		clearEntries(t, db)
+		if err := db.Create(&Coded{Code: "bad"}).Error; !errors.Is(err, errBadCode) {
+			t.Errorf("create: %v, want %v", err, errBadCode)
+		}
+		if err := db.Model(&Coded{ID: 1}).Update("code", failingCode("bad")).Error; !errors.Is(err, errBadCode) {
+			t.Errorf("update: %v, want %v", err, errBadCode)
+		}
+		var codes []Coded
+		db.Order("id").Find(&codes)
+		if diff := cmp.Diff([]Coded{{ID: 1, Code: "ok"}}, codes); diff != "" {
+			t.Errorf("rows (-want +got):\n%s", diff)
+		}
+		if got := allEntries(t, db); len(got) != 0 {
+			t.Errorf("entries: %v, want none", summarize(got))
+		}
+	})
+}
