@@ -353,3 +353,61 @@ func maskValue(v any) any {
 		return MaskString(string(raw))
 	}
 }
+
+// storedTimes rewrites the time values of a state as the database stores
+// them, where that is known, and reports false if some value's stored form
+// is not known (then the row must be read back).
+func (pl *plan) storedTimes(state rowState) bool {
+	for i, tf := range pl.fields {
+		if tf.timeDigits == notTime {
+			continue
+		}
+		s, ok := state[i].(string)
+		if !ok {
+			continue
+		}
+		digits := fractionDigits(s)
+		switch {
+		case digits == 0:
+		case tf.timeDigits == unknownTime:
+			return false
+		case digits > tf.timeDigits:
+			if tf.timeDigits == 0 {
+				return false // rounded or truncated, depending on the server
+			}
+			state[i] = truncateFraction(s, tf.timeDigits)
+		}
+	}
+	return true
+}
+
+// fractionDigits counts the fractional-second digits of an RFC 3339 time.
+func fractionDigits(s string) int {
+	dot := strings.IndexByte(s, '.')
+	if dot < 0 {
+		return 0
+	}
+	n := 0
+	for _, c := range s[dot+1:] {
+		if c < '0' || c > '9' {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+// truncateFraction keeps at most digits fractional-second digits of an
+// RFC 3339 time, dropping trailing zeros as time.RFC3339Nano does.
+func truncateFraction(s string, digits int) string {
+	dot := strings.IndexByte(s, '.')
+	end := dot + 1
+	for end < len(s) && s[end] >= '0' && s[end] <= '9' {
+		end++
+	}
+	frac := strings.TrimRight(s[dot+1:min(dot+1+digits, end)], "0")
+	if frac == "" {
+		return s[:dot] + s[end:]
+	}
+	return s[:dot+1] + frac + s[end:]
+}

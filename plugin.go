@@ -136,7 +136,7 @@ const (
 // transaction is on, gorm:begin_transaction has already opened one and
 // db.Begin reports gorm.ErrInvalidTransaction, which is not an error here.
 func (p *Plugin) begin(db *gorm.DB) {
-	if db.Error != nil || db.DryRun || p.planFor(db.Statement.Schema) == nil {
+	if db.Error != nil || db.DryRun || p.planFor(db) == nil {
 		return
 	}
 	tx := db.Begin()

@@ -41,7 +41,7 @@ func (p *Plugin) trackedPlan(db *gorm.DB) *plan {
 	if db.Error != nil || db.DryRun || db.Statement.SQL.Len() > 0 {
 		return nil
 	}
-	return p.planFor(db.Statement.Schema)
+	return p.planFor(db)
 }
 
 func loadOp(db *gorm.DB) *op {
@@ -89,6 +89,10 @@ func (p *Plugin) afterCreate(db *gorm.DB) {
 	rv := reflect.Indirect(stmt.ReflectValue)
 	isMap := rv.Kind() == reflect.Map || rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Map
 	if o.old == nil && !isMap {
+		// A plain INSERT of structs: the values are those GORM sent, with the
+		// keys and defaults the database returned, unless a time value has
+		// more precision than the column is known to keep.
+		exact := true
 		err := eachStruct(rv, func(row reflect.Value) error {
 			key, err := pl.key(ctx, row)
 			if err != nil {
@@ -98,6 +102,9 @@ func (p *Plugin) afterCreate(db *gorm.DB) {
 			if err != nil {
 				return err
 			}
+			if !pl.storedTimes(state) {
+				exact = false
+			}
 			entries = append(entries, p.entry(ctx, pl, ActionCreate, key, row, pl.diff(nil, state), state))
 			return nil
 		})
@@ -105,14 +112,20 @@ func (p *Plugin) afterCreate(db *gorm.DB) {
 			db.AddError(err)
 			return
 		}
-		p.write(db, entries)
-		return
+		if exact {
+			p.write(db, entries)
+			return
+		}
+		entries = entries[:0]
 	}
 
 	// Upserts and maps: read what the database holds now.
 	var keys [][]any
 	if isMap {
 		keys = mapKeys(pl.schema, rv)
+	} else if o.old == nil {
+		keys = identityKeys(ctx, pl.schema, rv)
+		o.old = map[string]rowState{}
 	} else {
 		keys = identityKeys(ctx, pl.schema, rv)
 	}

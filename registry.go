@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/schema"
 )
 
@@ -38,6 +39,40 @@ type trackedField struct {
 	kind   valueKind
 	masked bool
 	label  string
+	// timeDigits is, for a time column, how many fractional digits of a
+	// value GORM sends the database is known to keep (see storedTimeDigits);
+	// notTime for other columns.
+	timeDigits int
+}
+
+const (
+	notTime     = -1 // not a time column
+	unknownTime = -2 // a time column whose stored form is not known: read it back
+)
+
+// storedTimeDigits says how much of a time value survives the round trip to
+// the dialect's column, as checked on each: SQLite (mattn) stores the text
+// with nanoseconds; pgx sends microseconds (truncating) to GORM's default
+// timestamptz column; MySQL and MariaDB keep what the column's precision
+// allows and round or truncate depending on the server, so only whole
+// seconds are known to be kept. An explicit column type or precision makes
+// the stored form unknown (except on SQLite).
+func storedTimeDigits(f *schema.Field, dialect string) int {
+	if f.DataType != schema.Time && f.GORMDataType != schema.Time {
+		return notTime
+	}
+	switch dialect {
+	case "sqlite":
+		return 9
+	case "postgres":
+		if _, typed := f.TagSettings["TYPE"]; typed || (f.Precision != 0 && f.Precision != 6) {
+			return unknownTime
+		}
+		return 6
+	case "mysql":
+		return 0
+	}
+	return unknownTime
 }
 
 // plan is everything the callbacks need about one model schema, computed once
@@ -87,7 +122,7 @@ func (p *Plugin) Register(model any, opts ...ModelOption) error {
 	if err := cfg.validate(s); err != nil {
 		return fmt.Errorf("auditlog: register %s: %w", s.Name, err)
 	}
-	fields := p.trackedFields(s, cfg)
+	fields := p.trackedFields(s, cfg, "")
 	if len(fields) == 0 {
 		return fmt.Errorf("auditlog: register %s: %w: no field is tracked", s.Name, ErrInvalidOption)
 	}
@@ -210,7 +245,7 @@ func hasField(names []string, f *schema.Field) bool {
 
 // trackedFields lists the columns of s that cfg (nil: plugin-wide options
 // only) tracks, in the schema's order.
-func (p *Plugin) trackedFields(s *schema.Schema, cfg *modelConfig) []*trackedField {
+func (p *Plugin) trackedFields(s *schema.Schema, cfg *modelConfig, dialect string) []*trackedField {
 	if cfg == nil {
 		cfg = &modelConfig{}
 	}
@@ -226,10 +261,11 @@ func (p *Plugin) trackedFields(s *schema.Schema, cfg *modelConfig) []*trackedFie
 			continue
 		}
 		tf := &trackedField{
-			field:  f,
-			kind:   kindOf(f),
-			masked: hasField(cfg.mask, f) || hasField(p.cfg.mask, f),
-			label:  f.Name,
+			field:      f,
+			kind:       kindOf(f),
+			masked:     hasField(cfg.mask, f) || hasField(p.cfg.mask, f),
+			label:      f.Name,
+			timeDigits: storedTimeDigits(f, dialect),
 		}
 		for name, label := range cfg.labels {
 			if name == f.Name || name == f.DBName {
@@ -243,7 +279,8 @@ func (p *Plugin) trackedFields(s *schema.Schema, cfg *modelConfig) []*trackedFie
 
 // planFor returns the plan for a statement's schema, or nil when the model is
 // not tracked. The result is cached until the next Register or Unregister.
-func (p *Plugin) planFor(s *schema.Schema) *plan {
+func (p *Plugin) planFor(db *gorm.DB) *plan {
+	s := db.Statement.Schema
 	if s == nil {
 		return nil
 	}
@@ -262,7 +299,7 @@ func (p *Plugin) planFor(s *schema.Schema) *plan {
 	if (registered || p.trackedByDefault(s.ModelType)) && s.Table != p.cfg.table && len(s.PrimaryFields) > 0 {
 		pl = &plan{
 			schema:     s,
-			fields:     p.trackedFields(s, cfg),
+			fields:     p.trackedFields(s, cfg, db.Dialector.Name()),
 			softDelete: len(s.DeleteClauses) > 0,
 		}
 		if cfg != nil {
