@@ -481,17 +481,17 @@ func (pl *plan) key(ctx context.Context, row reflect.Value) (string, error) {
 	for i, f := range pl.schema.PrimaryFields {
 		values[i], _ = f.ValueOf(ctx, row)
 	}
-	return pl.keyText(values)
+	return keyText(pl.schema, values)
 }
 
 // keyText is the LogEntry.ObjectPK text of primary-key values: the value's
 // text for a single key, a JSON array of the texts for a composite key.
-func (pl *plan) keyText(values []any) (string, error) {
+func keyText(s *schema.Schema, values []any) (string, error) {
 	texts := make([]string, len(values))
 	for i, v := range values {
 		n, err := normalize(v, kindPlain)
 		if err != nil {
-			return "", fmt.Errorf("auditlog: %s.%s: %w", pl.schema.Name, pl.schema.PrimaryFields[i].Name, err)
+			return "", fmt.Errorf("auditlog: %s.%s: %w", s.Name, s.PrimaryFields[i].Name, err)
 		}
 		texts[i] = textOf(n)
 	}

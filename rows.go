@@ -45,7 +45,7 @@ func scanRows(q *gorm.DB, pl *plan, fn func(scannedRow) error) error {
 		for i, col := range pl.keyColumns {
 			r.keyValues[i] = scannedValue(dests[col])
 		}
-		if r.key, err = pl.keyText(r.keyValues); err != nil {
+		if r.key, err = keyText(pl.schema, r.keyValues); err != nil {
 			return err
 		}
 		for i, tf := range pl.fields {
