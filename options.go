@@ -59,9 +59,10 @@ func TrackAll(except ...any) Option {
 	})
 }
 
-// WithBatchSize sets how many entries go in one INSERT (default 500). The
-// statement's parameter count is about 11 times this, well below the limits
-// of SQLite, PostgreSQL and MySQL at the default.
+// WithBatchSize sets how many entries go in one multi-row INSERT (default
+// 1000, at most 2500). An entry takes 12 parameters, so the largest batch
+// stays below SQLite's limit of 32766 (PostgreSQL and MySQL allow 65535).
+// Zero or less means the default.
 func WithBatchSize(n int) Option {
 	return optionFunc(func(c *config) { c.batchSize = n })
 }
@@ -110,3 +111,7 @@ func Label(field, label string) ModelOption {
 func Serialize() ModelOption {
 	return modelOptionFunc(func(m *modelConfig) { m.serialize = true })
 }
+
+// maxEntryBatch keeps an entry INSERT (12 parameters a row) below SQLite's
+// 32766 parameters.
+const maxEntryBatch = 2500

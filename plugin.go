@@ -34,7 +34,7 @@ func New(opts ...Option) *Plugin {
 		cfg: config{
 			table:     DefaultTable,
 			now:       time.Now,
-			batchSize: 500,
+			batchSize: 1000,
 		},
 		models: map[reflect.Type]*modelConfig{},
 		plans:  map[*schema.Schema]*plan{},
@@ -45,8 +45,9 @@ func New(opts ...Option) *Plugin {
 		}
 	}
 	if p.cfg.batchSize <= 0 {
-		p.cfg.batchSize = 500
+		p.cfg.batchSize = 1000
 	}
+	p.cfg.batchSize = min(p.cfg.batchSize, maxEntryBatch)
 	if p.cfg.now == nil {
 		p.cfg.now = time.Now
 	}
@@ -143,7 +144,7 @@ func (p *Plugin) begin(db *gorm.DB) {
 	switch {
 	case tx.Error == nil:
 		db.Statement.ConnPool = tx.Statement.ConnPool
-		db.Statement.Settings.Store(txKey, true)
+		db.Statement.Settings.Store(txKey, db.Statement)
 	case errors.Is(tx.Error, gorm.ErrInvalidTransaction):
 	default:
 		db.AddError(fmt.Errorf("auditlog: begin transaction: %w", tx.Error))
@@ -152,9 +153,10 @@ func (p *Plugin) begin(db *gorm.DB) {
 
 // end commits or rolls back the transaction that begin opened.
 func (p *Plugin) end(db *gorm.DB) {
-	if _, ok := db.Statement.Settings.LoadAndDelete(txKey); !ok {
+	if v, ok := db.Statement.Settings.Load(txKey); !ok || v != db.Statement {
 		return
 	}
+	db.Statement.Settings.Delete(txKey)
 	if db.Error != nil {
 		db.Rollback()
 	} else {

@@ -27,6 +27,7 @@ const maxKeyParams = 30000
 // op is the state of one tracked write between auditlog:before and
 // auditlog:after, kept in Statement.Settings under opKey.
 type op struct {
+	stmt      *gorm.Statement // the statement this op belongs to; clones copy Settings
 	plan      *plan
 	old       map[string]rowState      // old state by key text
 	oldRows   map[string]reflect.Value // old rows by key text, for ObjectRepr
@@ -44,12 +45,20 @@ func (p *Plugin) trackedPlan(db *gorm.DB) *plan {
 	return p.planFor(db)
 }
 
+// loadOp takes the op that auditlog:before stored for this statement. A
+// statement cloned from another (db.Session inside a hook) carries a copy of
+// its Settings, so the op's statement is checked too.
 func loadOp(db *gorm.DB) *op {
-	v, ok := db.Statement.Settings.LoadAndDelete(opKey)
+	v, ok := db.Statement.Settings.Load(opKey)
 	if !ok {
 		return nil
 	}
-	return v.(*op)
+	o := v.(*op)
+	if o.stmt != db.Statement {
+		return nil
+	}
+	db.Statement.Settings.Delete(opKey)
+	return o
 }
 
 // beforeCreate reads the rows an upsert may overwrite (Save's fallback,
@@ -60,7 +69,7 @@ func (p *Plugin) beforeCreate(db *gorm.DB) {
 		return
 	}
 	stmt := db.Statement
-	o := &op{plan: pl}
+	o := &op{stmt: stmt, plan: pl}
 	if _, upsert := stmt.Clauses["ON CONFLICT"]; upsert {
 		keys := identityKeys(stmt.Context, pl.schema, stmt.ReflectValue)
 		if len(keys) > 0 {
@@ -159,7 +168,7 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 		return
 	}
 	stmt := db.Statement
-	o := &op{plan: pl}
+	o := &op{stmt: stmt, plan: pl}
 	if _, ok := stmt.Clauses["SET"]; !ok {
 		// ConvertToAssignments is what gorm:update calls; it also adds the
 		// model's primary-key condition. gorm:update uses the SET clause it
@@ -221,7 +230,7 @@ func (p *Plugin) beforeDelete(db *gorm.DB) {
 		return
 	}
 	stmt := db.Statement
-	o := &op{plan: pl}
+	o := &op{stmt: stmt, plan: pl}
 	stmt.Settings.Store(opKey, o)
 	conds := whereExprs(stmt)
 	// gorm:delete adds the keys of the value passed to Delete, and of the

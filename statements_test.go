@@ -1,0 +1,118 @@
+package auditlog
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// sqlRecorder is a GORM logger that keeps every statement executed.
+type sqlRecorder struct {
+	mu  sync.Mutex
+	sql []string
+}
+
+func (r *sqlRecorder) LogMode(logger.LogLevel) logger.Interface      { return r }
+func (r *sqlRecorder) Info(context.Context, string, ...interface{})  {}
+func (r *sqlRecorder) Warn(context.Context, string, ...interface{})  {}
+func (r *sqlRecorder) Error(context.Context, string, ...interface{}) {}
+func (r *sqlRecorder) Trace(_ context.Context, _ time.Time, fc func() (string, int64), _ error) {
+	s, _ := fc()
+	r.mu.Lock()
+	r.sql = append(r.sql, s)
+	r.mu.Unlock()
+}
+
+var verbAndTable = regexp.MustCompile(`(?i)^\s*(INSERT INTO|UPDATE|DELETE FROM|SELECT .*? FROM)\s+[\x60"]?(\w+)`)
+
+// kinds reduces the recorded statements to "VERB table" lines.
+func (r *sqlRecorder) kinds() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, s := range r.sql {
+		m := verbAndTable.FindStringSubmatch(s)
+		if m == nil {
+			out = append(out, s)
+			continue
+		}
+		verb := strings.ToUpper(strings.Fields(m[1])[0])
+		if strings.Contains(strings.ToUpper(s), "FOR UPDATE") {
+			verb += " FOR UPDATE"
+		}
+		out = append(out, verb+" "+m[2])
+	}
+	return out
+}
+
+func (r *sqlRecorder) reset() {
+	r.mu.Lock()
+	r.sql = nil
+	r.mu.Unlock()
+}
+
+// TestStatementsPerOperation checks that a batch costs a fixed number of
+// statements, whatever its size: one locked read of the old rows, one read
+// of the new ones where the write does not carry them, and one multi-row
+// INSERT of the entries.
+func TestStatementsPerOperation(t *testing.T) {
+	lock := map[string]string{"sqlite": "SELECT", "postgres": "SELECT FOR UPDATE", "mysql": "SELECT FOR UPDATE"}
+	for _, name := range testDatabases {
+		t.Run(name, func(t *testing.T) {
+			rec := &sqlRecorder{}
+			db := openTestDB(t, name, &gorm.Config{Logger: rec})
+			setup(t, db, []any{&Item{}})
+			steps := []struct {
+				name string
+				do   func() error
+				want []string
+			}{
+				{
+					name: "create 50",
+					do: func() error {
+						items := make([]Item, 50)
+						return db.Create(&items).Error
+					},
+					want: []string{"INSERT items", "INSERT audit_log_entries"},
+				},
+				{
+					name: "where update of 50",
+					do:   func() error { return db.Model(&Item{}).Where("id > ?", 0).Update("qty", 1).Error },
+					want: []string{lock[name] + " items", "UPDATE items", "SELECT items", "INSERT audit_log_entries"},
+				},
+				{
+					name: "where soft delete of 50",
+					do:   func() error { return db.Where("qty = ?", 1).Delete(&Item{}).Error },
+					want: []string{lock[name] + " items", "UPDATE items", "SELECT items", "INSERT audit_log_entries"},
+				},
+				{
+					name: "hard delete of 50",
+					do:   func() error { return db.Unscoped().Where("qty = ?", 1).Delete(&Item{}).Error },
+					want: []string{lock[name] + " items", "DELETE items", "INSERT audit_log_entries"},
+				},
+			}
+			for _, step := range steps {
+				rec.reset()
+				if err := step.do(); err != nil {
+					t.Fatalf("%s: %v", step.name, err)
+				}
+				// GORM traces a statement after its callbacks ran, so the
+				// order of the log is not the order of execution.
+				if diff := cmp.Diff(step.want, rec.kinds(), cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+					t.Errorf("%s: statements (-want +got):\n%s", step.name, diff)
+				}
+			}
+			if n := len(allEntries(t, db)); n != 200 {
+				t.Errorf("%d entries, want 200", n)
+			}
+		})
+	}
+}
