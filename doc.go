@@ -1,0 +1,84 @@
+// Package auditlog is a GORM v2 plugin that records an audit trail of every
+// change to the models registered with it: who changed what, from which value
+// to which, when, from where and as part of which request, written in the
+// same database transaction as the change.
+//
+// # Quick start
+//
+//	audit := auditlog.New()
+//	db.Use(audit)
+//	db.AutoMigrate(&auditlog.LogEntry{})
+//	audit.Register(&Invoice{}, auditlog.Mask("IBAN"))
+//
+//	db.WithContext(auditlog.WithActor(ctx, "user-42")).Model(&inv).Update("status", "paid")
+//	entries, err := audit.History(ctx, db, &inv) // newest first
+//
+// # What is recorded
+//
+// Every write path of GORM on a registered model produces one LogEntry per
+// affected row: Create of one value or a slice, CreateInBatches, Save (update,
+// insert, and the upsert GORM falls back to), Updates with a struct or a map,
+// Update, UpdateColumn(s), Delete by object, by primary key and by Where, soft
+// delete (logged as ActionDelete with the soft-delete column in the changes),
+// Unscoped hard delete, upserts with clause.OnConflict, and rows saved as
+// associations of another model. A Where update or delete with no primary key
+// in hand gets one entry per row it changed, with that row's own old values.
+//
+// Old values are the database's, read in the change's transaction with
+// SELECT ... FOR UPDATE on PostgreSQL and MySQL/MariaDB; the write is then
+// restricted to exactly the rows read, so a row that starts to match
+// concurrently is not changed without an entry. New values are read back
+// after the write where the statement does not carry them (gorm.Expr, soft
+// delete, upserts, time values whose stored precision is not known). An
+// update that changes no tracked field writes no entry: values are compared
+// in their canonical stored form, so 0.170 and 0.17 in a decimal column,
+// equal instants in different zones and JSON with reordered keys are equal,
+// while NULL and "" are not.
+//
+// Changes are keyed by column name and hold values of their JSON type: nil,
+// bool, string, json.Number (numbers, exact), and map[string]any or []any for
+// JSON columns. Times are RFC 3339 strings in UTC, byte slices base64. A
+// create lists every non-null tracked column with old nil; a hard delete
+// every non-null tracked column with new nil.
+//
+// # Masking
+//
+// Fields named by Mask (per model) or WithMask (every model) are stored with
+// the first half of their text replaced by '*' (MaskString). Their clear value
+// appears nowhere in the log: not in Changes, Snapshot or ObjectRepr (a
+// model's String() that contains a masked value is replaced by "Model(pk)").
+// Changes are still detected on the clear values.
+//
+// # Transactions
+//
+// Entries are inserted by callbacks that run before
+// gorm:commit_or_rollback_transaction, so a change and its entries commit or
+// roll back together, inside the caller's transaction when there is one. When
+// GORM's default transaction is off (gorm.Config or gorm.Session
+// SkipDefaultTransaction) and the caller has none, the plugin opens one around
+// a tracked write. A failed entry insert, or a driver.Valuer that fails while
+// reading the values, fails the change. Nothing is written in DryRun.
+//
+// On SQLite, which has no row locks, open the database with
+// "_txlock=immediate&_busy_timeout=5000" in the DSN so that concurrent
+// writers wait for each other instead of failing with "database is locked".
+//
+// # Performance
+//
+// Per write statement the plugin adds: for a create, one multi-row INSERT of
+// the entries (WithBatchSize rows each); for an update or delete, one locked
+// SELECT of the old rows, one SELECT of the new rows where needed, and one
+// multi-row INSERT. The number of statements does not grow with the number
+// of rows, except past WithBatchSize entries per INSERT. Field plans are
+// computed once per model schema and cached.
+//
+// # Limits
+//
+// Writes that bypass GORM's create, update and delete callbacks are not
+// recorded: db.Exec, db.Raw, and SQL run outside GORM. An upsert whose
+// conflict is on a unique column other than the primary key, with the key
+// unset, is recorded as a create with the row's values after the write. A
+// single Where update or delete that matches more than 30000 rows (fewer with
+// a composite key) fails with ErrTooManyRows: split it. On MySQL the DSN needs
+// parseTime=true, as GORM does for time fields.
+package auditlog
