@@ -84,6 +84,7 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 	p.mu.Lock()
 	p.naming = db.NamingStrategy
 	clear(p.plans)
+	p.parsed.Clear() // parsed with the default naming if Register came first
 	p.mu.Unlock()
 
 	cb := db.Callback()

@@ -2,6 +2,8 @@ package auditlog
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -200,6 +202,42 @@ func TestWritePaths(t *testing.T) {
 			want: []summary{
 				{ActionUpdate, "1", Changes{"name": {"pen", "x"}}},
 				{ActionUpdate, "3", Changes{"name": {"pad", "x"}}},
+			},
+		},
+		{
+			name: "global update with AllowGlobalUpdate",
+			do: func(db *gorm.DB) error {
+				return db.Session(&gorm.Session{AllowGlobalUpdate: true}).Model(&Item{}).Update("qty", 3).Error
+			},
+			want: []summary{
+				{ActionUpdate, "1", Changes{"qty": {num("10"), num("3")}}},
+				{ActionUpdate, "3", Changes{"qty": {num("0"), num("3")}}},
+			},
+		},
+		{
+			name: "update without conditions fails and writes nothing",
+			do: func(db *gorm.DB) error {
+				if err := db.Model(&Item{}).Update("qty", 3).Error; !errors.Is(err, gorm.ErrMissingWhereClause) {
+					return fmt.Errorf("got %v, want %w", err, gorm.ErrMissingWhereClause)
+				}
+				return nil
+			},
+			want: nil,
+		},
+		{
+			name: "hard delete of a slice of objects",
+			do: func(db *gorm.DB) error {
+				return db.Unscoped().Delete(&[]Item{{ID: 1}, {ID: 3}}).Error
+			},
+			want: []summary{
+				{ActionDelete, "1", Changes{
+					"id": {num("1"), nil}, "name": {"pen", nil}, "price": {num("1.5"), nil}, "qty": {num("10"), nil},
+					"secret": {"******ential", nil}, "created_at": {nowText, nil}, "updated_at": {nowText, nil},
+				}},
+				{ActionDelete, "3", Changes{
+					"id": {num("3"), nil}, "name": {"pad", nil}, "price": {num("4"), nil}, "qty": {num("0"), nil},
+					"secret": {"***r3t", nil}, "created_at": {nowText, nil}, "updated_at": {nowText, nil},
+				}},
 			},
 		},
 		{

@@ -293,7 +293,10 @@ func (p *Plugin) afterDelete(db *gorm.DB) {
 // dialect has row locks, and keeps their tracked state by key.
 func (o *op) readOld(db *gorm.DB, conds []clause.Expression, unscoped bool) error {
 	stmt := db.Statement
-	q := newQuery(db, o.plan, unscoped).Clauses(clause.Where{Exprs: []clause.Expression{clause.And(conds...)}})
+	q := newQuery(db, o.plan, unscoped)
+	if len(conds) > 0 { // none only with AllowGlobalUpdate: every row
+		q = q.Clauses(clause.Where{Exprs: []clause.Expression{clause.And(conds...)}})
+	}
 	if c, ok := stmt.Clauses["ORDER BY"]; ok {
 		q = q.Clauses(c.Expression)
 	} else {
