@@ -198,8 +198,8 @@ func canonicalDecimal(s string) (json.Number, bool) {
 	case '+':
 		s = s[1:]
 	}
-	intPart, frac, hasDot := strings.Cut(s, ".")
-	if intPart == "" && frac == "" || !digitsOnly(intPart) || !digitsOnly(frac) || hasDot && frac == "" && intPart == "" {
+	intPart, frac, _ := strings.Cut(s, ".")
+	if intPart == "" && frac == "" || !digitsOnly(intPart) || !digitsOnly(frac) {
 		return "", false
 	}
 	intPart = strings.TrimLeft(intPart, "0")

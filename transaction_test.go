@@ -167,3 +167,33 @@ func TestFailingValuerFailsTheChange(t *testing.T) {
 		}
 	})
 }
+
+// TestTooManyRowsFailsCleanly: a Where write matching more rows than the
+// plugin can restrict the statement to fails with ErrTooManyRows and
+// changes nothing.
+func TestTooManyRowsFailsCleanly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 30001 rows")
+	}
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		if err := db.AutoMigrate(&Item{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.CreateInBatches(make([]Item, maxKeyParams+1), 2000).Error; err != nil {
+			t.Fatal(err)
+		}
+		setup(t, db, []any{&Item{}})
+		err := db.Model(&Item{}).Where("qty = ?", 0).Update("qty", 1).Error
+		if !errors.Is(err, ErrTooManyRows) {
+			t.Fatalf("update: %v, want %v", err, ErrTooManyRows)
+		}
+		var changed int64
+		db.Model(&Item{}).Where("qty <> ?", 0).Count(&changed)
+		if changed != 0 {
+			t.Errorf("%d rows changed by the failed update", changed)
+		}
+		if got := allEntries(t, db); len(got) != 0 {
+			t.Errorf("%d entries, want none", len(got))
+		}
+	})
+}
