@@ -33,7 +33,9 @@ func TestSecretsNeverStoredInClear(t *testing.T) {
 			func() error {
 				return db.Clauses(clause.OnConflict{UpdateAll: true}).Create(&Vault{ID: v.ID, Label: "a", Secret: secrets[3]}).Error
 			},
-			func() error { return db.Model(&Vault{}).Create(map[string]any{"label": "m", "secret": secrets[4]}).Error },
+			func() error {
+				return db.Model(&Vault{}).Create(map[string]any{"label": "m", "secret": secrets[4]}).Error
+			},
 			func() error { return db.Model(&Vault{}).Where("label = ?", "m").Update("label", "n").Error },
 			func() error { return db.Where("id > ?", 0).Delete(&Vault{}).Error },
 		}
