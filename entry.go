@@ -50,7 +50,7 @@ type LogEntry struct {
 	Changes    Changes `gorm:"column:changes"`
 	ActorID    string  `gorm:"column:actor_id;size:191;index"`
 	RemoteAddr string  `gorm:"column:remote_addr;size:64"`
-	CID        string  `gorm:"column:cid;size:191;index"`
+	CID        string  `gorm:"column:cid;size:191;index:,composite:cid"`
 	// Data is additional data attached by custom actions and hooks.
 	Data JSONMap `gorm:"column:data"`
 	// Snapshot is the full tracked state after the change (before it, for a

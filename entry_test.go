@@ -1,0 +1,72 @@
+package auditlog
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"gorm.io/gorm"
+)
+
+func TestLogTableSchema(t *testing.T) {
+	// MariaDB's JSON is an alias of LONGTEXT with a json_valid check; MySQL's is JSON.
+	wantJSON := map[string][]string{"sqlite": {"TEXT"}, "postgres": {"JSONB"}, "mysql": {"JSON", "LONGTEXT"}}
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		if err := db.AutoMigrate(&LogEntry{}); err != nil {
+			t.Fatal(err)
+		}
+		m := db.Migrator()
+		for _, idx := range []string{"idx_audit_log_entries_object", "idx_audit_log_entries_actor_id", "idx_audit_log_entries_cid", "idx_audit_log_entries_created_at"} {
+			if !m.HasIndex(&LogEntry{}, idx) {
+				t.Errorf("index %s is missing", idx)
+			}
+		}
+		types, err := m.ColumnTypes(&LogEntry{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, ct := range types {
+			got[ct.Name()] = strings.ToUpper(ct.DatabaseTypeName())
+		}
+		name := db.Dialector.Name()
+		for _, col := range []string{"changes", "data", "snapshot"} {
+			if !slices.Contains(wantJSON[name], got[col]) {
+				t.Errorf("column %s is %s, want %s", col, got[col], wantJSON[name])
+			}
+		}
+		if !strings.Contains(got["id"], "INT") {
+			t.Errorf("id is %s, want a 64-bit integer", got["id"])
+		}
+	})
+}
+
+func TestChangesJSON(t *testing.T) {
+	c := Changes{"price": {Old: json.Number("0.17"), New: nil}, "name": {Old: "a", New: "b"}}
+	v, err := c.Value()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"name":["a","b"],"price":[0.17,null]}`; v != want {
+		t.Errorf("Value() = %s, want %s", v, want)
+	}
+	var back Changes
+	if err := back.Scan([]byte(v.(string))); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(c, back); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	for _, bad := range []string{`{"a":1}`, `{"a":[1]}`, `{"a":[1,2,3]}`, `[`, `{"a":[1,}`} {
+		var ch Changes
+		if err := ch.Scan(bad); err == nil {
+			t.Errorf("Scan(%s): no error", bad)
+		}
+	}
+	var null Changes
+	if err := null.Scan(nil); err != nil || null != nil {
+		t.Errorf("Scan(nil) = %v, %v; want nil, nil", null, err)
+	}
+}
