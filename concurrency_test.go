@@ -2,6 +2,7 @@ package auditlog
 
 import (
 	"fmt"
+	"github.com/google/go-cmp/cmp"
 	"sync"
 	"testing"
 
@@ -64,6 +65,55 @@ func TestConcurrentUpdatesKeepHistoryContinuous(t *testing.T) {
 		db.First(&it, 1)
 		if it.Qty != 10+workers*updates || it.Name != prevName {
 			t.Errorf("final row qty %d name %q, want %d %q (the last entry's new values)", it.Qty, it.Name, 10+workers*updates, prevName)
+		}
+	})
+}
+
+// TestPhantomRowIsNotChangedWithoutEntry commits a new matching row from
+// another connection between the plugin's locked read and the UPDATE. Under
+// PostgreSQL's READ COMMITTED the UPDATE would see that row; the plugin
+// restricts the UPDATE to the rows it read, so every changed row has its
+// entry. (SQLite serializes writers, and InnoDB's next-key locks make the
+// insert wait, so the race exists only on PostgreSQL.)
+func TestPhantomRowIsNotChangedWithoutEntry(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		if db.Dialector.Name() != "postgres" {
+			t.Skipf("%s cannot commit a phantom between the locked read and the UPDATE", db.Dialector.Name())
+		}
+		setup(t, db, []any{&Item{}})
+		seedItems(t, db)
+		other := db.Session(&gorm.Session{NewDB: true}) // another pooled connection, autocommit
+		injected := false
+		err := db.Callback().Update().Before("gorm:update").Register("test:phantom", func(tx *gorm.DB) {
+			if injected {
+				return
+			}
+			injected = true
+			if err := other.Create(&Item{Name: "phantom", Qty: 50}).Error; err != nil {
+				tx.AddError(err)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Model(&Item{}).Where("qty > ?", 1).Update("qty", 0).Error; err != nil {
+			t.Fatal(err)
+		}
+		if !injected {
+			t.Fatal("the phantom was not inserted")
+		}
+		var phantom Item
+		db.Where("name = ?", "phantom").First(&phantom)
+		if phantom.Qty != 50 {
+			t.Errorf("the phantom row was changed (qty %d) although it was not read", phantom.Qty)
+		}
+		want := []summary{
+			{ActionCreate, "4", createdItem("4", "phantom", "0", "50", "")},
+			{ActionUpdate, "1", Changes{"qty": {num("10"), num("0")}}},
+			{ActionUpdate, "2", Changes{"qty": {num("3"), num("0")}}},
+		}
+		if diff := cmp.Diff(want, summarize(allEntries(t, db))); diff != "" {
+			t.Errorf("entries (-want +got):\n%s", diff)
 		}
 	})
 }
