@@ -1,0 +1,295 @@
+package auditlog
+
+import (
+	"encoding/json"
+
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// BenchItem is the benchmarks' model: a few typical columns, auto times.
+type BenchItem struct {
+	ID        int64
+	Name      string `gorm:"size:64"`
+	Qty       int
+	Price     float64
+	Grp       int `gorm:"index"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// benchEnv is one fresh database for one benchmark mode.
+type benchEnv struct {
+	db     *gorm.DB
+	plugin *Plugin // nil for plain and manual
+	mode   string
+	lock   string // " FOR UPDATE", or "" on SQLite
+}
+
+func newBenchEnv(b *testing.B, dbName, mode string) *benchEnv {
+	b.Helper()
+	db := openTestDB(b, dbName, &gorm.Config{NowFunc: time.Now})
+	env := &benchEnv{db: db, mode: mode, lock: " FOR UPDATE"}
+	if dbName == "sqlite" {
+		env.lock = ""
+	}
+	if mode == "audited" {
+		env.plugin = New()
+		if err := db.Use(env.plugin); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := db.AutoMigrate(&LogEntry{}, &BenchItem{}); err != nil {
+		b.Fatal(err)
+	}
+	return env
+}
+
+// ready registers the model (after seeding, so that seeding is not audited)
+// and starts the timer.
+func (env *benchEnv) ready(b *testing.B) {
+	if env.plugin != nil {
+		if err := env.plugin.Register(&BenchItem{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+}
+
+func (env *benchEnv) seed(b *testing.B, n, perGroup int) {
+	b.Helper()
+	items := make([]BenchItem, n)
+	for i := range items {
+		items[i] = BenchItem{Name: "item " + strconv.Itoa(i), Qty: i, Price: 1.5, Grp: i / perGroup}
+	}
+	if err := env.db.CreateInBatches(&items, 1000).Error; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// run does one operation: the GORM call alone (plain, audited), or the GORM
+// call plus hand-written auditing in one transaction (manual).
+func (env *benchEnv) run(b *testing.B, write func(*gorm.DB) error, manual func(*gorm.DB) error) {
+	var err error
+	if env.mode == "manual" {
+		err = env.db.Transaction(manual)
+	} else {
+		err = write(env.db)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// manualEntry is what hand-written auditing inserts.
+type manualEntry struct {
+	pk      int64
+	action  string
+	changes map[string][2]any
+}
+
+// insertEntries is the hand-written multi-row INSERT of entries.
+func insertEntries(tx *gorm.DB, entries []manualEntry) error {
+	var sb strings.Builder
+	sb.WriteString("INSERT INTO audit_log_entries (table_name, object_pk, object_repr, action, changes, actor_id, remote_addr, cid, created_at) VALUES ")
+	args := make([]any, 0, len(entries)*9)
+	now := time.Now()
+	for i, e := range entries {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString("(?,?,?,?,?,?,?,?,?)")
+		changes, err := json.Marshal(e.changes)
+		if err != nil {
+			return err
+		}
+		pk := strconv.FormatInt(e.pk, 10)
+		args = append(args, "bench_items", pk, "BenchItem("+pk+")", e.action, string(changes), "bench", "", "", now)
+	}
+	return tx.Exec(sb.String(), args...).Error
+}
+
+func createdChanges(it *BenchItem) map[string][2]any {
+	return map[string][2]any{
+		"id": {nil, it.ID}, "name": {nil, it.Name}, "qty": {nil, it.Qty}, "price": {nil, it.Price}, "grp": {nil, it.Grp},
+		"created_at": {nil, it.CreatedAt.UTC()}, "updated_at": {nil, it.UpdatedAt.UTC()},
+	}
+}
+
+func deletedChanges(it *BenchItem) map[string][2]any {
+	return map[string][2]any{
+		"id": {it.ID, nil}, "name": {it.Name, nil}, "qty": {it.Qty, nil}, "price": {it.Price, nil}, "grp": {it.Grp, nil},
+		"created_at": {it.CreatedAt.UTC(), nil}, "updated_at": {it.UpdatedAt.UTC(), nil},
+	}
+}
+
+type benchOp struct {
+	name string
+	fn   func(b *testing.B, env *benchEnv)
+}
+
+var benchOps = []benchOp{
+	{"create", func(b *testing.B, env *benchEnv) {
+		env.ready(b)
+		for i := 0; i < b.N; i++ {
+			it := BenchItem{Name: "new", Qty: i, Price: 2.5, Grp: 1}
+			env.run(b, func(db *gorm.DB) error { return db.Create(&it).Error }, func(tx *gorm.DB) error {
+				if err := tx.Create(&it).Error; err != nil {
+					return err
+				}
+				return insertEntries(tx, []manualEntry{{it.ID, "create", createdChanges(&it)}})
+			})
+		}
+	}},
+	{"create_batch_100", func(b *testing.B, env *benchEnv) { benchCreateBatch(b, env, 100) }},
+	{"create_batch_1000", func(b *testing.B, env *benchEnv) { benchCreateBatch(b, env, 1000) }},
+	{"save", func(b *testing.B, env *benchEnv) {
+		env.seed(b, 1, 1)
+		var it BenchItem
+		env.db.First(&it)
+		env.ready(b)
+		for i := 0; i < b.N; i++ {
+			it.Name = "saved " + strconv.Itoa(i)
+			env.run(b, func(db *gorm.DB) error { return db.Save(&it).Error }, func(tx *gorm.DB) error {
+				var old BenchItem
+				if err := tx.Raw("SELECT * FROM bench_items WHERE id = ?"+env.lock, it.ID).Scan(&old).Error; err != nil {
+					return err
+				}
+				if err := tx.Save(&it).Error; err != nil {
+					return err
+				}
+				return insertEntries(tx, []manualEntry{{it.ID, "update", map[string][2]any{
+					"name": {old.Name, it.Name}, "updated_at": {old.UpdatedAt.UTC(), it.UpdatedAt.UTC()},
+				}}})
+			})
+		}
+	}},
+	{"updates_map", func(b *testing.B, env *benchEnv) {
+		env.seed(b, 1, 1)
+		env.ready(b)
+		for i := 0; i < b.N; i++ {
+			values := map[string]any{"name": "map " + strconv.Itoa(i), "qty": i}
+			env.run(b, func(db *gorm.DB) error { return db.Model(&BenchItem{ID: 1}).Updates(values).Error }, func(tx *gorm.DB) error {
+				var old BenchItem
+				if err := tx.Raw("SELECT * FROM bench_items WHERE id = ?"+env.lock, 1).Scan(&old).Error; err != nil {
+					return err
+				}
+				it := BenchItem{ID: 1}
+				if err := tx.Model(&it).Updates(values).Error; err != nil {
+					return err
+				}
+				return insertEntries(tx, []manualEntry{{1, "update", map[string][2]any{
+					"name": {old.Name, values["name"]}, "qty": {old.Qty, values["qty"]}, "updated_at": {old.UpdatedAt.UTC(), it.UpdatedAt.UTC()},
+				}}})
+			})
+		}
+	}},
+	{"update_where_100", func(b *testing.B, env *benchEnv) {
+		env.seed(b, 100, 100)
+		env.ready(b)
+		for i := 0; i < b.N; i++ {
+			env.run(b, func(db *gorm.DB) error {
+				return db.Model(&BenchItem{}).Where("grp = ?", 0).Update("qty", gorm.Expr("qty + 1")).Error
+			}, func(tx *gorm.DB) error {
+				var old []BenchItem
+				if err := tx.Raw("SELECT * FROM bench_items WHERE grp = ? ORDER BY id"+env.lock, 0).Scan(&old).Error; err != nil {
+					return err
+				}
+				probe := BenchItem{}
+				if err := tx.Model(&probe).Where("grp = ?", 0).Update("qty", gorm.Expr("qty + 1")).Error; err != nil {
+					return err
+				}
+				entries := make([]manualEntry, len(old))
+				for j, o := range old {
+					entries[j] = manualEntry{o.ID, "update", map[string][2]any{
+						"qty": {o.Qty, o.Qty + 1}, "updated_at": {o.UpdatedAt.UTC(), probe.UpdatedAt.UTC()},
+					}}
+				}
+				return insertEntries(tx, entries)
+			})
+		}
+	}},
+	{"delete", func(b *testing.B, env *benchEnv) {
+		env.seed(b, b.N, 1)
+		env.ready(b)
+		for i := 0; i < b.N; i++ {
+			id := int64(i + 1)
+			env.run(b, func(db *gorm.DB) error { return db.Delete(&BenchItem{ID: id}).Error }, func(tx *gorm.DB) error {
+				var old BenchItem
+				if err := tx.Raw("SELECT * FROM bench_items WHERE id = ?"+env.lock, id).Scan(&old).Error; err != nil {
+					return err
+				}
+				if err := tx.Delete(&BenchItem{ID: id}).Error; err != nil {
+					return err
+				}
+				return insertEntries(tx, []manualEntry{{id, "delete", deletedChanges(&old)}})
+			})
+		}
+	}},
+	{"delete_where_100", func(b *testing.B, env *benchEnv) {
+		env.seed(b, b.N*100, 100)
+		env.ready(b)
+		for i := 0; i < b.N; i++ {
+			env.run(b, func(db *gorm.DB) error { return db.Where("grp = ?", i).Delete(&BenchItem{}).Error }, func(tx *gorm.DB) error {
+				var old []BenchItem
+				if err := tx.Raw("SELECT * FROM bench_items WHERE grp = ? ORDER BY id"+env.lock, i).Scan(&old).Error; err != nil {
+					return err
+				}
+				if err := tx.Where("grp = ?", i).Delete(&BenchItem{}).Error; err != nil {
+					return err
+				}
+				entries := make([]manualEntry, len(old))
+				for j := range old {
+					entries[j] = manualEntry{old[j].ID, "delete", deletedChanges(&old[j])}
+				}
+				return insertEntries(tx, entries)
+			})
+		}
+	}},
+}
+
+func benchCreateBatch(b *testing.B, env *benchEnv, n int) {
+	env.ready(b)
+	for i := 0; i < b.N; i++ {
+		items := make([]BenchItem, n)
+		for j := range items {
+			items[j] = BenchItem{Name: "batch", Qty: j, Price: 2.5, Grp: i}
+		}
+		env.run(b, func(db *gorm.DB) error { return db.Create(&items).Error }, func(tx *gorm.DB) error {
+			if err := tx.Create(&items).Error; err != nil {
+				return err
+			}
+			entries := make([]manualEntry, len(items))
+			for j := range items {
+				entries[j] = manualEntry{items[j].ID, "create", createdChanges(&items[j])}
+			}
+			return insertEntries(tx, entries)
+		})
+	}
+}
+
+// BenchmarkWrite measures each write path as BenchmarkWrite/<db>/<op>/<mode>:
+// plain is GORM alone, manual is GORM plus hand-written auditing (locked read
+// of the old rows, one multi-row INSERT of entries) in one transaction,
+// audited is GORM with the plugin and the model registered with defaults.
+// Each mode gets a fresh database; seeding is not timed and not audited.
+func BenchmarkWrite(b *testing.B) {
+	for _, dbName := range testDatabases {
+		b.Run(dbName, func(b *testing.B) {
+			for _, op := range benchOps {
+				b.Run(op.name, func(b *testing.B) {
+					for _, mode := range []string{"plain", "manual", "audited"} {
+						b.Run(mode, func(b *testing.B) {
+							op.fn(b, newBenchEnv(b, dbName, mode))
+						})
+					}
+				})
+			}
+		})
+	}
+}
