@@ -179,8 +179,8 @@ func TestNoFalseChanges(t *testing.T) {
 }
 
 // TestCreateRecordsStoredTimes writes times with nanoseconds in another zone:
-// the create entry must hold what the database stored, so that the next
-// entry's old value equals it.
+// the create and update entries must hold what the database stored, so that
+// the next entry's old value equals it.
 func TestCreateRecordsStoredTimes(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.FixedZone("", 3600))
 	for _, name := range testDatabases {
@@ -190,15 +190,24 @@ func TestCreateRecordsStoredTimes(t *testing.T) {
 			if err := db.Create(&[]Item{{Name: "a"}, {Name: "b"}}).Error; err != nil {
 				t.Fatal(err)
 			}
-			var stored []Item
-			db.Order("id").Find(&stored)
-			entries := allEntries(t, db)
-			for i, e := range entries {
-				want := formatTime(stored[i].UpdatedAt)
-				if got := e.Changes["updated_at"].New; got != want {
-					t.Errorf("entry %d: updated_at %v, database holds %v", i, got, want)
+			check := func(what string) {
+				t.Helper()
+				var stored []Item
+				db.Order("id").Find(&stored)
+				entries := allEntries(t, db)
+				for i, e := range entries[len(entries)-2:] {
+					want := formatTime(stored[i].UpdatedAt)
+					if got := e.Changes["updated_at"].New; got != want {
+						t.Errorf("%s entry %d: updated_at %v, database holds %v", what, i, got, want)
+					}
 				}
 			}
+			check("create")
+			at = at.Add(time.Second + 987654321)
+			if err := db.Model(&Item{}).Where("id > 0").Update("name", "c").Error; err != nil {
+				t.Fatal(err)
+			}
+			check("update")
 		})
 	}
 }

@@ -35,7 +35,9 @@ type op struct {
 	keyValues [][]any                  // primary-key values, parallel to keys
 	where     *clause.Clause           // the statement's WHERE before it was restricted
 	hadWhere  bool
-	addedSet  bool // auditlog:before built the SET clause and must remove it
+	addedSet  bool         // auditlog:before built the SET clause and must remove it
+	assign    []assignment // the UPDATE's tracked values, when carried is true
+	carried   bool         // new states are old states with assign applied
 }
 
 func (p *Plugin) trackedPlan(db *gorm.DB) *plan {
@@ -182,6 +184,9 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 		o.addedSet = true
 	}
 	stmt.Settings.Store(opKey, o)
+	if set, ok := stmt.Clauses["SET"].Expression.(clause.Set); ok {
+		o.assign, o.carried = pl.carriedAssignments(set)
+	}
 	conds := whereExprs(stmt)
 	if len(conds) == 0 && !stmt.AllowGlobalUpdate {
 		return // gorm:update fails with gorm.ErrMissingWhereClause
@@ -210,6 +215,16 @@ func (p *Plugin) afterUpdate(db *gorm.DB) {
 	ctx := stmt.Context
 	pl := o.plan
 	var entries []LogEntry
+	if o.carried {
+		for _, key := range o.keys {
+			state := pl.apply(o.old[key], o.assign)
+			if changes := pl.diff(o.old[key], state); changes != nil {
+				entries = append(entries, p.entry(ctx, pl, ActionUpdate, key, reflect.Value{}, changes, state))
+			}
+		}
+		p.write(db, entries)
+		return
+	}
 	err := p.readRows(db, pl, o.keyValues, func(r scannedRow) {
 		if changes := pl.diff(o.old[r.key], r.state); changes != nil {
 			entries = append(entries, p.entry(ctx, pl, ActionUpdate, r.key, r.model, changes, r.state))

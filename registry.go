@@ -89,7 +89,8 @@ type plan struct {
 	columnFields []*schema.Field
 	keyColumns   []int
 	fieldColumns []int
-	stringer     bool // the model is a fmt.Stringer, used for ObjectRepr
+	stringer     bool           // the model is a fmt.Stringer, used for ObjectRepr
+	fieldIndex   map[string]int // tracked field index by column name
 }
 
 // Register tracks model (a pointer to a struct, such as &User{}) with the
@@ -309,6 +310,10 @@ func (p *Plugin) planFor(db *gorm.DB) *plan {
 			pl = nil
 		} else {
 			pl.prepareColumns()
+			pl.fieldIndex = make(map[string]int, len(pl.fields))
+			for i, tf := range pl.fields {
+				pl.fieldIndex[tf.field.DBName] = i
+			}
 		}
 	}
 	p.plans[s] = pl

@@ -84,18 +84,23 @@ func TestStatementsPerOperation(t *testing.T) {
 					want: []string{"INSERT items", "INSERT audit_log_entries"},
 				},
 				{
-					name: "where update of 50",
+					name: "where update of 50 with a value: new values come from the statement",
 					do:   func() error { return db.Model(&Item{}).Where("id > ?", 0).Update("qty", 1).Error },
+					want: []string{lock[name] + " items", "UPDATE items", "INSERT audit_log_entries"},
+				},
+				{
+					name: "where update of 50 with an expression: new values are read back",
+					do:   func() error { return db.Model(&Item{}).Where("id > ?", 0).Update("qty", gorm.Expr("qty + 1")).Error },
 					want: []string{lock[name] + " items", "UPDATE items", "SELECT items", "INSERT audit_log_entries"},
 				},
 				{
 					name: "where soft delete of 50",
-					do:   func() error { return db.Where("qty = ?", 1).Delete(&Item{}).Error },
+					do:   func() error { return db.Where("qty = ?", 2).Delete(&Item{}).Error },
 					want: []string{lock[name] + " items", "UPDATE items", "SELECT items", "INSERT audit_log_entries"},
 				},
 				{
 					name: "hard delete of 50",
-					do:   func() error { return db.Unscoped().Where("qty = ?", 1).Delete(&Item{}).Error },
+					do:   func() error { return db.Unscoped().Where("qty = ?", 2).Delete(&Item{}).Error },
 					want: []string{lock[name] + " items", "DELETE items", "INSERT audit_log_entries"},
 				},
 			}
@@ -110,8 +115,8 @@ func TestStatementsPerOperation(t *testing.T) {
 					t.Errorf("%s: statements (-want +got):\n%s", step.name, diff)
 				}
 			}
-			if n := len(allEntries(t, db)); n != 200 {
-				t.Errorf("%d entries, want 200", n)
+			if n := len(allEntries(t, db)); n != 250 {
+				t.Errorf("%d entries, want 250", n)
 			}
 		})
 	}
