@@ -309,24 +309,16 @@ func (p *Plugin) afterDelete(db *gorm.DB) {
 // dialect has row locks, and keeps their tracked state by key.
 func (o *op) readOld(db *gorm.DB, conds []clause.Expression, unscoped bool) error {
 	stmt := db.Statement
-	q := newQuery(db, o.plan, unscoped)
-	if len(conds) > 0 { // none only with AllowGlobalUpdate: every row
-		q = q.Clauses(clause.Where{Exprs: []clause.Expression{clause.And(conds...)}})
-	}
+	q := rowQuery{where: conds, lock: true, unscoped: unscoped}
 	if c, ok := stmt.Clauses["ORDER BY"]; ok {
-		q = q.Clauses(c.Expression)
-	} else {
-		q = q.Clauses(pkOrder(o.plan))
+		q.order = &c
 	}
 	if c, ok := stmt.Clauses["LIMIT"]; ok {
-		q = q.Clauses(c.Expression)
-	}
-	if db.Dialector.Name() != "sqlite" {
-		q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+		q.limit = &c
 	}
 	o.old = map[string]rowState{}
 	o.oldRows = map[string]reflect.Value{}
-	err := scanRows(q, o.plan, func(r scannedRow) error {
+	err := scanRows(db, o.plan, q, func(r scannedRow) error {
 		if _, dup := o.old[r.key]; !dup {
 			o.keys = append(o.keys, r.key)
 			o.keyValues = append(o.keyValues, r.keyValues)
@@ -386,26 +378,13 @@ func (p *Plugin) readRows(db *gorm.DB, pl *plan, keys [][]any, fn func(scannedRo
 	chunk := maxKeyParams / len(pl.schema.PrimaryFields)
 	for start := 0; start < len(keys); start += chunk {
 		end := min(start+chunk, len(keys))
-		q := newQuery(db, pl, true).Clauses(clause.Where{Exprs: []clause.Expression{keyCondition(db.Statement, pl, keys[start:end])}}, pkOrder(pl))
-		err := scanRows(q, pl, func(r scannedRow) error { fn(r); return nil })
+		q := rowQuery{where: []clause.Expression{keyCondition(db.Statement, pl, keys[start:end])}, unscoped: true}
+		err := scanRows(db, pl, q, func(r scannedRow) error { fn(r); return nil })
 		if err != nil {
 			return fmt.Errorf("auditlog: read new %s rows: %w", pl.schema.Table, err)
 		}
 	}
 	return nil
-}
-
-// newQuery starts a query on the statement's table in the statement's
-// connection (its transaction) and context, without model hooks.
-func newQuery(db *gorm.DB, pl *plan, unscoped bool) *gorm.DB {
-	q := db.Session(&gorm.Session{NewDB: true, SkipHooks: true})
-	if unscoped {
-		q = q.Unscoped()
-	}
-	if t := db.Statement.Table; t != "" && t != pl.schema.Table {
-		q = q.Table(t)
-	}
-	return q
 }
 
 func pkOrder(pl *plan) clause.OrderBy {

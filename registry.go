@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 	"gorm.io/gorm/schema"
 )
 
@@ -85,12 +86,13 @@ type plan struct {
 
 	// Columns read from the database, and where in them the key and the
 	// tracked fields are (see prepareColumns).
-	columns      []string
-	columnFields []*schema.Field
-	keyColumns   []int
-	fieldColumns []int
-	stringer     bool           // the model is a fmt.Stringer, used for ObjectRepr
-	fieldIndex   map[string]int // tracked field index by column name
+	columns       []string
+	selectColumns []clause.Column
+	columnFields  []*schema.Field
+	keyColumns    []int
+	fieldColumns  []int
+	stringer      bool           // the model is a fmt.Stringer, used for ObjectRepr
+	fieldIndex    map[string]int // tracked field index by column name
 }
 
 // Register tracks model (a pointer to a struct, such as &User{}) with the

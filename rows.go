@@ -3,6 +3,7 @@ package auditlog
 import (
 	"fmt"
 	"reflect"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -17,19 +18,62 @@ type scannedRow struct {
 	model     reflect.Value // the row as a model struct, only when the model is a fmt.Stringer
 }
 
-// scanRows runs q (a query on the plan's model) through GORM's row chain, so
-// that scopes such as soft delete apply but no query hooks run, and reads
-// the primary key and tracked columns of each row. Every column is scanned
-// into a pointer to its field's type, so SQL NULL stays null even for a
-// non-pointer field; serializer fields are scanned raw and decoded as
-// stored.
-func scanRows(q *gorm.DB, pl *plan, fn func(scannedRow) error) error {
-	rows, err := q.Model(reflect.New(pl.schema.ModelType).Interface()).Select(pl.columns).Rows()
+// rowQuery is a SELECT of a plan's columns built by scanRows.
+type rowQuery struct {
+	where    []clause.Expression // ANDed; none selects every row
+	order    *clause.Clause      // the write's ORDER BY; nil: by primary key
+	limit    *clause.Clause      // the write's LIMIT, if any
+	lock     bool                // FOR UPDATE where the dialect has row locks
+	unscoped bool                // without the model's query scopes (soft delete)
+}
+
+// scanRows runs q on the statement's connection (its transaction) and reads
+// the primary key and tracked columns of each row. The SELECT is built with
+// GORM's clause builder and the model's query clauses (soft delete applies
+// unless unscoped) but without a session or the query callbacks, so no
+// AfterFind hooks run. Every column is scanned into a pointer to its field's
+// type, so SQL NULL stays null even for a non-pointer field; serializer
+// fields are scanned raw and decoded as stored.
+func scanRows(db *gorm.DB, pl *plan, q rowQuery, fn func(scannedRow) error) error {
+	begin := time.Now()
+	ctx := db.Statement.Context
+	table := db.Statement.Table
+	if table == "" {
+		table = pl.schema.Table
+	}
+	st := &gorm.Statement{DB: db, Context: ctx, Schema: pl.schema, Table: table, Unscoped: q.unscoped,
+		Clauses: map[string]clause.Clause{}, Vars: make([]any, 0, 8)}
+	if len(q.where) > 0 {
+		st.AddClause(clause.Where{Exprs: []clause.Expression{clause.And(q.where...)}})
+	}
+	if !q.unscoped {
+		for _, c := range pl.schema.QueryClauses {
+			st.AddClause(c)
+		}
+	}
+	st.AddClause(clause.Select{Columns: pl.selectColumns})
+	st.AddClause(clause.From{})
+	if q.order != nil {
+		st.Clauses["ORDER BY"] = *q.order
+	} else {
+		st.AddClause(pkOrder(pl))
+	}
+	if q.limit != nil {
+		st.Clauses["LIMIT"] = *q.limit
+	}
+	if q.lock && db.Dialector.Name() != "sqlite" {
+		st.AddClause(clause.Locking{Strength: clause.LockingStrengthUpdate})
+	}
+	st.Build(db.Callback().Query().Clauses...)
+	sql := st.SQL.String()
+	rows, err := db.Statement.ConnPool.QueryContext(ctx, sql, st.Vars...)
+	if db.Logger != nil {
+		db.Logger.Trace(ctx, begin, func() (string, int64) { return db.Dialector.Explain(sql, st.Vars...), -1 }, err)
+	}
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	ctx := q.Statement.Context
 	dests := make([]any, len(pl.columns))
 	for rows.Next() {
 		for i, f := range pl.columnFields {
@@ -107,6 +151,12 @@ func (pl *plan) prepareColumns() {
 	for _, f := range pl.schema.PrimaryFields {
 		pl.keyColumns = append(pl.keyColumns, add(f))
 	}
+	defer func() {
+		pl.selectColumns = make([]clause.Column, len(pl.columns))
+		for i, c := range pl.columns {
+			pl.selectColumns[i] = clause.Column{Table: clause.CurrentTable, Name: c}
+		}
+	}()
 	for _, tf := range pl.fields {
 		pl.fieldColumns = append(pl.fieldColumns, add(tf.field))
 	}
