@@ -2,12 +2,9 @@ package auditlog
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
-	"strings"
-	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/callbacks"
@@ -81,7 +78,9 @@ func (p *Plugin) beforeCreate(db *gorm.DB) {
 				return
 			}
 		}
-		o.old = ensureMap(o.old)
+		if o.old == nil {
+			o.old = map[string]rowState{}
+		}
 	}
 	stmt.Settings.Store(opKey, o)
 }
@@ -473,178 +472,4 @@ func eachStruct(rv reflect.Value, fn func(reflect.Value) error) error {
 		}
 	}
 	return nil
-}
-
-func ensureMap(m map[string]rowState) map[string]rowState {
-	if m == nil {
-		return map[string]rowState{}
-	}
-	return m
-}
-
-// key returns a struct row's primary key as LogEntry.ObjectPK text.
-func (pl *plan) key(ctx context.Context, row reflect.Value) (string, error) {
-	values := make([]any, len(pl.schema.PrimaryFields))
-	for i, f := range pl.schema.PrimaryFields {
-		values[i], _ = f.ValueOf(ctx, row)
-	}
-	return keyText(pl.schema, values)
-}
-
-// keyText is the LogEntry.ObjectPK text of primary-key values: the value's
-// text for a single key, a JSON array of the texts for a composite key.
-func keyText(s *schema.Schema, values []any) (string, error) {
-	texts := make([]string, len(values))
-	for i, v := range values {
-		n, err := normalize(v, kindPlain)
-		if err != nil {
-			return "", fmt.Errorf("auditlog: %s.%s: %w", s.Name, s.PrimaryFields[i].Name, err)
-		}
-		texts[i] = textOf(n)
-	}
-	if len(texts) == 1 {
-		return texts[0], nil
-	}
-	b, err := json.Marshal(texts)
-	if err != nil {
-		return "", err
-	}
-	return string(b), nil
-}
-
-// textOf is the plain text of a canonical value ("" for null).
-func textOf(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case json.Number:
-		return string(x)
-	case bool:
-		if x {
-			return "true"
-		}
-		return "false"
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
-// maxReprRunes bounds LogEntry.ObjectRepr.
-const maxReprRunes = 200
-
-// repr is the object's label: its String() when that reveals no masked value,
-// else "Model(pk)".
-func (pl *plan) repr(row reflect.Value, key string, state rowState) string {
-	fallback := pl.schema.Name + "(" + key + ")"
-	if !row.IsValid() {
-		return fallback
-	}
-	var s string
-	switch {
-	case row.CanAddr():
-		if str, ok := row.Addr().Interface().(fmt.Stringer); ok {
-			s = str.String()
-		}
-	default:
-		if str, ok := row.Interface().(fmt.Stringer); ok {
-			s = str.String()
-		}
-	}
-	if s == "" {
-		return fallback
-	}
-	for i, tf := range pl.fields {
-		if !tf.masked || state == nil {
-			continue
-		}
-		if secret := textOf(state[i]); secret != "" && strings.Contains(s, secret) {
-			return fallback
-		}
-	}
-	if r := []rune(s); len(r) > maxReprRunes {
-		s = string(r[:maxReprRunes])
-	}
-	return s
-}
-
-// entry builds one LogEntry with the context's actor, correlation id and
-// remote address.
-func (p *Plugin) entry(ctx context.Context, pl *plan, action Action, key string, row reflect.Value, changes Changes, state rowState) LogEntry {
-	e := LogEntry{
-		Table:      pl.schema.Table,
-		ObjectPK:   key,
-		ObjectRepr: pl.repr(row, key, state),
-		Action:     action,
-		Changes:    changes,
-		ActorID:    ActorFrom(ctx),
-		RemoteAddr: RemoteAddrFrom(ctx),
-		CID:        CIDFrom(ctx),
-		CreatedAt:  p.cfg.now(),
-	}
-	if pl.serialize {
-		e.Snapshot = pl.snapshot(state)
-	}
-	return e
-}
-
-// write inserts the entries in the statement's transaction, batchSize rows
-// per INSERT. A failure is added to db, which rolls the change back.
-func (p *Plugin) write(db *gorm.DB, entries []LogEntry) {
-	for start := 0; start < len(entries); start += p.cfg.batchSize {
-		batch := entries[start:min(start+p.cfg.batchSize, len(entries))]
-		if err := p.insertEntries(db, batch); err != nil {
-			db.AddError(fmt.Errorf("auditlog: write entries: %w", err))
-			return
-		}
-	}
-}
-
-// entryColumns are the columns insertEntries writes, in LogEntry's order.
-var entryColumns = []string{"table_name", "object_pk", "object_repr", "action", "changes",
-	"actor_id", "remote_addr", "cid", "data", "snapshot", "created_at"}
-
-// insertEntries writes one multi-row INSERT of entries on the statement's
-// connection. It builds the SQL with the dialect's quoting and placeholders
-// instead of going through db.Create, which costs a session, a statement
-// clone and the create callback chain per batch. The statement is traced
-// through db's logger like GORM's own.
-func (p *Plugin) insertEntries(db *gorm.DB, entries []LogEntry) error {
-	begin := time.Now()
-	ctx := db.Statement.Context
-	st := &gorm.Statement{DB: db, Context: ctx, Vars: make([]any, 0, len(entries)*len(entryColumns))}
-	st.SQL.Grow(64 + len(entries)*len(entryColumns)*4)
-	st.WriteString("INSERT INTO ")
-	st.WriteQuoted(p.cfg.table)
-	st.WriteString(" (")
-	for i, c := range entryColumns {
-		if i > 0 {
-			st.WriteByte(',')
-		}
-		st.WriteQuoted(c)
-	}
-	st.WriteString(") VALUES ")
-	for i := range entries {
-		e := &entries[i]
-		if i > 0 {
-			st.WriteByte(',')
-		}
-		st.WriteByte('(')
-		st.AddVar(st, e.Table, e.ObjectPK, e.ObjectRepr, string(e.Action), e.Changes,
-			e.ActorID, e.RemoteAddr, e.CID, e.Data, e.Snapshot, e.CreatedAt)
-		st.WriteByte(')')
-	}
-	sql := st.SQL.String()
-	result, err := db.Statement.ConnPool.ExecContext(ctx, sql, st.Vars...)
-	var rows int64
-	if err == nil {
-		rows, _ = result.RowsAffected()
-	}
-	if db.Logger != nil {
-		db.Logger.Trace(ctx, begin, func() (string, int64) {
-			return db.Dialector.Explain(sql, st.Vars...), rows
-		}, err)
-	}
-	return err
 }
