@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -341,4 +342,58 @@ func TestWritePaths(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestOrderAndLimitFollowTheDialect: GORM renders ORDER BY and LIMIT in an
+// UPDATE or DELETE only where the dialect has them (MySQL); elsewhere it
+// ignores them. The plugin must change exactly the rows GORM would, and log
+// exactly those.
+func TestOrderAndLimitFollowTheDialect(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		setup(t, db, []any{&Item{}})
+		seedItems(t, db)
+		updateErr := db.Model(&Item{}).Where("qty >= ?", 0).Order("id desc").Limit(2).Update("name", "limited").Error
+		var changed []string
+		for _, it := range allItems(t, db) {
+			if it.Name == "limited" {
+				changed = append(changed, fmt.Sprint(it.ID))
+			}
+		}
+		var logged []string
+		for _, e := range allEntries(t, db) {
+			logged = append(logged, e.ObjectPK)
+		}
+		slices.Sort(logged)
+		want := map[string][]string{"mysql": {"2", "3"}, "postgres": {"1", "2", "3"}}[db.Dialector.Name()]
+		if updateErr != nil {
+			want = nil // SQLite without SQLITE_ENABLE_UPDATE_DELETE_LIMIT, if GORM renders it
+			t.Logf("update failed: %v", updateErr)
+		} else if want == nil {
+			want = changed
+		}
+		if diff := cmp.Diff(want, changed); diff != "" {
+			t.Errorf("changed rows (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(changed, logged); diff != "" {
+			t.Errorf("logged rows differ from changed rows (-changed +logged):\n%s", diff)
+		}
+
+		clearEntries(t, db)
+		deleteErr := db.Where("qty >= ?", 0).Order("id").Limit(1).Delete(&Item{}).Error
+		var deleted, loggedDeletes []string
+		for _, it := range allItems(t, db) {
+			if it.DeletedAt.Valid {
+				deleted = append(deleted, fmt.Sprint(it.ID))
+			}
+		}
+		for _, e := range allEntries(t, db) {
+			loggedDeletes = append(loggedDeletes, e.ObjectPK)
+		}
+		if db.Dialector.Name() == "mysql" && deleteErr == nil && len(deleted) != 1 {
+			t.Errorf("MySQL soft delete with LIMIT 1 deleted %v", deleted)
+		}
+		if diff := cmp.Diff(deleted, loggedDeletes); diff != "" {
+			t.Errorf("logged deletes differ from deleted rows (err %v) (-deleted +logged):\n%s", deleteErr, diff)
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/callbacks"
@@ -73,7 +74,7 @@ func (p *Plugin) beforeCreate(db *gorm.DB) {
 	if _, upsert := stmt.Clauses["ON CONFLICT"]; upsert {
 		keys := identityKeys(stmt.Context, pl.schema, stmt.ReflectValue)
 		if len(keys) > 0 {
-			if err := o.readOld(db, []clause.Expression{keyCondition(stmt, pl, keys)}, true); err != nil {
+			if err := o.readOld(db, []clause.Expression{keyCondition(stmt, pl, keys)}, true, nil); err != nil {
 				db.AddError(err)
 				return
 			}
@@ -191,7 +192,7 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 	if len(conds) == 0 && !stmt.AllowGlobalUpdate {
 		return // gorm:update fails with gorm.ErrMissingWhereClause
 	}
-	if err := o.readOld(db, conds, stmt.Unscoped); err != nil {
+	if err := o.readOld(db, conds, stmt.Unscoped, stmt.BuildClauses); err != nil {
 		db.AddError(err)
 		return
 	}
@@ -261,7 +262,11 @@ func (p *Plugin) beforeDelete(db *gorm.DB) {
 	if len(conds) == 0 && !stmt.AllowGlobalUpdate {
 		return // gorm:delete fails with gorm.ErrMissingWhereClause
 	}
-	if err := o.readOld(db, conds, stmt.Unscoped); err != nil {
+	writeClauses := stmt.BuildClauses
+	if pl.softDelete && !stmt.Unscoped {
+		writeClauses = db.Callback().Update().Clauses // a soft delete is built as an UPDATE
+	}
+	if err := o.readOld(db, conds, stmt.Unscoped, writeClauses); err != nil {
 		db.AddError(err)
 		return
 	}
@@ -306,13 +311,17 @@ func (p *Plugin) afterDelete(db *gorm.DB) {
 // readOld selects the rows matching conds (plus the statement's ORDER BY and
 // LIMIT, which MySQL allows on UPDATE and DELETE) with FOR UPDATE where the
 // dialect has row locks, and keeps their tracked state by key.
-func (o *op) readOld(db *gorm.DB, conds []clause.Expression, unscoped bool) error {
+//
+// writeClauses are the clauses the write is built with: GORM ignores an
+// ORDER BY or LIMIT that its dialect does not build into an UPDATE or DELETE
+// (only MySQL does), and so must the read.
+func (o *op) readOld(db *gorm.DB, conds []clause.Expression, unscoped bool, writeClauses []string) error {
 	stmt := db.Statement
 	q := rowQuery{where: conds, lock: true, unscoped: unscoped}
-	if c, ok := stmt.Clauses["ORDER BY"]; ok {
+	if c, ok := stmt.Clauses["ORDER BY"]; ok && slices.Contains(writeClauses, "ORDER BY") {
 		q.order = &c
 	}
-	if c, ok := stmt.Clauses["LIMIT"]; ok {
+	if c, ok := stmt.Clauses["LIMIT"]; ok && slices.Contains(writeClauses, "LIMIT") {
 		q.limit = &c
 	}
 	o.old = map[string]rowState{}
