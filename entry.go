@@ -104,7 +104,7 @@ func (c Changes) Value() (driver.Value, error) {
 	if len(c) == 0 {
 		return nil, nil
 	}
-	b, err := json.Marshal(map[string]Change(c))
+	b, err := appendChanges(make([]byte, 0, 32*len(c)), c)
 	if err != nil {
 		return nil, err
 	}
