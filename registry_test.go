@@ -215,3 +215,36 @@ func TestWithTable(t *testing.T) {
 		}
 	})
 }
+
+// TestSerializeSnapshots: the snapshot is the tracked state after the change,
+// and for a hard delete the state before it.
+func TestSerializeSnapshots(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		setup(t, db, []any{&Item{}}, Include("Name", "Qty", "DeletedAt"), Serialize())
+		it := Item{Name: "pen", Qty: 1}
+		steps := []func() error{
+			func() error { return db.Create(&it).Error },
+			func() error { return db.Model(&it).Update("qty", gorm.Expr("qty + 1")).Error },
+			func() error { return db.Delete(&it).Error },
+			func() error { return db.Unscoped().Delete(&it).Error },
+		}
+		for i, step := range steps {
+			if err := step(); err != nil {
+				t.Fatalf("step %d: %v", i, err)
+			}
+		}
+		var got []JSONMap
+		for _, e := range allEntries(t, db) {
+			got = append(got, e.Snapshot)
+		}
+		want := []JSONMap{
+			{"name": "pen", "qty": num("1"), "deleted_at": nil},
+			{"name": "pen", "qty": num("2"), "deleted_at": nil},
+			{"name": "pen", "qty": num("2"), "deleted_at": nowText},
+			{"name": "pen", "qty": num("2"), "deleted_at": nowText},
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("snapshots (-want +got):\n%s", diff)
+		}
+	})
+}
