@@ -83,13 +83,8 @@ func (tf *trackedField) carriedValue(v any) (any, bool) {
 	if err != nil {
 		return nil, false
 	}
-	if tf.timeDigits != notTime {
-		state := rowState{n}
-		probe := plan{fields: []*trackedField{tf}}
-		if !probe.storedTimes(state) {
-			return nil, false
-		}
-		n = state[0]
+	if s, ok := n.(string); ok && tf.timeDigits != notTime {
+		return tf.storedTime(s)
 	}
 	return n, true
 }

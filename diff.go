@@ -359,26 +359,33 @@ func maskValue(v any) any {
 // is not known (then the row must be read back).
 func (pl *plan) storedTimes(state rowState) bool {
 	for i, tf := range pl.fields {
-		if tf.timeDigits == notTime {
-			continue
-		}
-		s, ok := state[i].(string)
-		if !ok {
-			continue
-		}
-		digits := fractionDigits(s)
-		switch {
-		case digits == 0:
-		case tf.timeDigits == unknownTime:
-			return false
-		case digits > tf.timeDigits:
-			if tf.timeDigits == 0 {
-				return false // rounded or truncated, depending on the server
+		if s, ok := state[i].(string); ok && tf.timeDigits != notTime {
+			stored, known := tf.storedTime(s)
+			if !known {
+				return false
 			}
-			state[i] = truncateFraction(s, tf.timeDigits)
+			state[i] = stored
 		}
 	}
 	return true
+}
+
+// storedTime is the stored form of the canonical time s written to the
+// field's column, and whether it is known (see storedTimeDigits).
+func (tf *trackedField) storedTime(s string) (string, bool) {
+	digits := fractionDigits(s)
+	switch {
+	case digits == 0:
+		return s, true
+	case tf.timeDigits == unknownTime:
+		return s, false
+	case digits > tf.timeDigits:
+		if tf.timeDigits == 0 {
+			return s, false // rounded or truncated, depending on the server
+		}
+		return truncateFraction(s, tf.timeDigits), true
+	}
+	return s, true
 }
 
 // fractionDigits counts the fractional-second digits of an RFC 3339 time.

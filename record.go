@@ -97,6 +97,7 @@ func (p *Plugin) afterCreate(db *gorm.DB) {
 	stmt := db.Statement
 	pl := o.plan
 	ctx := stmt.Context
+	base := p.entryBase(ctx)
 	var entries []LogEntry
 	rv := reflect.Indirect(stmt.ReflectValue)
 	isMap := rv.Kind() == reflect.Map || rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Map
@@ -117,7 +118,7 @@ func (p *Plugin) afterCreate(db *gorm.DB) {
 			if !pl.storedTimes(state) {
 				exact = false
 			}
-			entries = append(entries, p.entry(ctx, pl, ActionCreate, key, row, pl.diff(nil, state), state))
+			entries = append(entries, base.entry(pl, ActionCreate, key, row, pl.diff(nil, state), state))
 			return nil
 		})
 		if err != nil {
@@ -148,10 +149,10 @@ func (p *Plugin) afterCreate(db *gorm.DB) {
 		old, existed := o.old[r.key]
 		switch {
 		case !existed:
-			entries = append(entries, p.entry(ctx, pl, ActionCreate, r.key, r.model, pl.diff(nil, r.state), r.state))
+			entries = append(entries, base.entry(pl, ActionCreate, r.key, r.model, pl.diff(nil, r.state), r.state))
 		default:
 			if changes := pl.diff(old, r.state); changes != nil {
-				entries = append(entries, p.entry(ctx, pl, ActionUpdate, r.key, r.model, changes, r.state))
+				entries = append(entries, base.entry(pl, ActionUpdate, r.key, r.model, changes, r.state))
 			}
 		}
 	})
@@ -214,13 +215,14 @@ func (p *Plugin) afterUpdate(db *gorm.DB) {
 		return
 	}
 	ctx := stmt.Context
+	base := p.entryBase(ctx)
 	pl := o.plan
 	var entries []LogEntry
 	if o.carried {
 		for _, key := range o.keys {
 			state := pl.apply(o.old[key], o.assign)
 			if changes := pl.diff(o.old[key], state); changes != nil {
-				entries = append(entries, p.entry(ctx, pl, ActionUpdate, key, reflect.Value{}, changes, state))
+				entries = append(entries, base.entry(pl, ActionUpdate, key, reflect.Value{}, changes, state))
 			}
 		}
 		p.write(db, entries)
@@ -228,7 +230,7 @@ func (p *Plugin) afterUpdate(db *gorm.DB) {
 	}
 	err := p.readRows(db, pl, o.keyValues, func(r scannedRow) {
 		if changes := pl.diff(o.old[r.key], r.state); changes != nil {
-			entries = append(entries, p.entry(ctx, pl, ActionUpdate, r.key, r.model, changes, r.state))
+			entries = append(entries, base.entry(pl, ActionUpdate, r.key, r.model, changes, r.state))
 		}
 	})
 	if err != nil {
@@ -287,12 +289,13 @@ func (p *Plugin) afterDelete(db *gorm.DB) {
 		return
 	}
 	ctx := stmt.Context
+	base := p.entryBase(ctx)
 	pl := o.plan
 	entries := make([]LogEntry, 0, len(o.keys))
 	if pl.softDelete && !stmt.Unscoped {
 		err := p.readRows(db, pl, o.keyValues, func(r scannedRow) {
 			if changes := pl.diff(o.old[r.key], r.state); changes != nil {
-				entries = append(entries, p.entry(ctx, pl, ActionDelete, r.key, r.model, changes, r.state))
+				entries = append(entries, base.entry(pl, ActionDelete, r.key, r.model, changes, r.state))
 			}
 		})
 		if err != nil {
@@ -302,7 +305,7 @@ func (p *Plugin) afterDelete(db *gorm.DB) {
 	} else {
 		for _, key := range o.keys {
 			old := o.old[key]
-			entries = append(entries, p.entry(ctx, pl, ActionDelete, key, o.oldRows[key], pl.diff(old, nil), old))
+			entries = append(entries, base.entry(pl, ActionDelete, key, o.oldRows[key], pl.diff(old, nil), old))
 		}
 	}
 	p.write(db, entries)

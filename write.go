@@ -99,19 +99,30 @@ func (pl *plan) repr(row reflect.Value, key string, state rowState) string {
 	return s
 }
 
-// entry builds one LogEntry with the context's actor, correlation id and
-// remote address.
-func (p *Plugin) entry(ctx context.Context, pl *plan, action Action, key string, row reflect.Value, changes Changes, state rowState) LogEntry {
+// entryBase is what the entries of one operation share: the context's actor,
+// correlation id and remote address, and one timestamp, read once per
+// operation rather than per row.
+type entryBase struct {
+	actor, cid, remoteAddr string
+	at                     time.Time
+}
+
+func (p *Plugin) entryBase(ctx context.Context) entryBase {
+	return entryBase{actor: ActorFrom(ctx), cid: CIDFrom(ctx), remoteAddr: RemoteAddrFrom(ctx), at: p.cfg.now()}
+}
+
+// entry builds the LogEntry of one row.
+func (b entryBase) entry(pl *plan, action Action, key string, row reflect.Value, changes Changes, state rowState) LogEntry {
 	e := LogEntry{
 		Table:      pl.schema.Table,
 		ObjectPK:   key,
 		ObjectRepr: pl.repr(row, key, state),
 		Action:     action,
 		Changes:    changes,
-		ActorID:    ActorFrom(ctx),
-		RemoteAddr: RemoteAddrFrom(ctx),
-		CID:        CIDFrom(ctx),
-		CreatedAt:  p.cfg.now(),
+		ActorID:    b.actor,
+		RemoteAddr: b.remoteAddr,
+		CID:        b.cid,
+		CreatedAt:  b.at,
 	}
 	if pl.serialize {
 		e.Snapshot = pl.snapshot(state)
