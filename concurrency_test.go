@@ -2,10 +2,10 @@ package auditlog
 
 import (
 	"fmt"
-	"github.com/google/go-cmp/cmp"
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"gorm.io/gorm"
 )
 
