@@ -20,8 +20,9 @@
 // insert, and the upsert GORM falls back to), Updates with a struct or a map,
 // Update, UpdateColumn(s), Delete by object, by primary key and by Where, soft
 // delete (logged as ActionDelete with the soft-delete column in the changes),
-// Unscoped hard delete, upserts with clause.OnConflict, and rows saved as
-// associations of another model. A Where update or delete with no primary key
+// Unscoped hard delete, upserts with clause.OnConflict, rows saved as
+// associations of another model, and writes through db.Table("name") without
+// a model when a registered model has that table. A Where update or delete with no primary key
 // in hand gets one entry per row it changed, with that row's own old values.
 //
 // Old values are the database's, read in the change's transaction with
@@ -79,6 +80,9 @@
 // conflict is on a unique column other than the primary key, with the key
 // unset, is recorded as a create with the row's values after the write. A
 // single Where update or delete that matches more than 30000 rows (fewer with
-// a composite key) fails with ErrTooManyRows: split it. On MySQL the DSN needs
-// parseTime=true, as GORM does for time fields.
+// a composite key) fails with ErrTooManyRows: split it. A create through
+// db.Table("name") from a map without its key fails with ErrUnidentifiedRow on
+// PostgreSQL, which cannot report the new key without a model. db.Table with
+// an alias or a schema-qualified name is not matched to a model. On MySQL the
+// DSN needs parseTime=true, as GORM does for time fields.
 package auditlog

@@ -397,3 +397,71 @@ func TestOrderAndLimitFollowTheDialect(t *testing.T) {
 		}
 	})
 }
+
+// TestTableOnlyWrites: writes through db.Table(name) without a model are
+// recorded for a registered model of that table. GORM knows no model there,
+// so it applies no soft-delete scope, and neither does the plugin.
+func TestTableOnlyWrites(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		setup(t, db, []any{&Item{}}, Mask("Secret"))
+		seedItems(t, db)
+		steps := []func() error{
+			func() error { return db.Table("items").Where("qty > ?", 1).Updates(map[string]any{"qty": 0}).Error },
+			func() error {
+				return db.Table("items").Where("id = ?", 3).Update("name", gorm.Expr("'pa' || 'per'")).Error
+			},
+			func() error {
+				return db.Table("items").Create(map[string]any{"id": 20, "name": "tbl", "secret": "classified"}).Error
+			},
+			func() error { return db.Table("items").Where("id = ?", 20).Delete(map[string]any{}).Error },
+		}
+		if db.Dialector.Name() == "mysql" { // no || concatenation
+			steps[1] = func() error {
+				return db.Table("items").Where("id = ?", 3).Update("name", gorm.Expr("CONCAT('pa', 'per')")).Error
+			}
+		}
+		for i, step := range steps {
+			if err := step(); err != nil {
+				t.Fatalf("step %d: %v", i, err)
+			}
+		}
+		want := []summary{
+			{ActionUpdate, "1", Changes{"qty": {num("10"), num("0")}}},
+			{ActionUpdate, "2", Changes{"qty": {num("3"), num("0")}}},
+			{ActionUpdate, "3", Changes{"name": {"pad", "paper"}}},
+			{ActionCreate, "20", Changes{"id": {nil, num("20")}, "name": {nil, "tbl"}, "secret": {nil, "*****ified"}}},
+			{ActionDelete, "20", Changes{"id": {num("20"), nil}, "name": {"tbl", nil}, "secret": {"*****ified", nil}}},
+		}
+		if diff := cmp.Diff(want, summarize(allEntries(t, db))); diff != "" {
+			t.Errorf("entries (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestTableOnlyCreateWithoutKey(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		setup(t, db, []any{&Item{}})
+		err := db.Table("items").Create(map[string]any{"name": "anon"}).Error
+		if db.Dialector.Name() == "postgres" {
+			// No LastInsertId and, without a model, no RETURNING: the row
+			// cannot be identified, so the create fails and rolls back.
+			if !errors.Is(err, ErrUnidentifiedRow) {
+				t.Fatalf("create: %v, want %v", err, ErrUnidentifiedRow)
+			}
+			if n := len(allItems(t, db)); n != 0 {
+				t.Errorf("%d items after the failed create, want 0", n)
+			}
+			if got := allEntries(t, db); len(got) != 0 {
+				t.Errorf("entries: %v, want none", summarize(got))
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []summary{{ActionCreate, "1", Changes{"id": {nil, num("1")}, "name": {nil, "anon"}}}}
+		if diff := cmp.Diff(want, summarize(allEntries(t, db))); diff != "" {
+			t.Errorf("entries (-want +got):\n%s", diff)
+		}
+	})
+}

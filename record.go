@@ -13,6 +13,11 @@ import (
 	"gorm.io/gorm/schema"
 )
 
+// ErrUnidentifiedRow fails a create whose rows the plugin cannot identify
+// afterwards, such as db.Table("items").Create(map) without the key on a
+// database that does not return it: its entry could not name the row.
+var ErrUnidentifiedRow = errors.New("auditlog: created row has no primary key value")
+
 // ErrTooManyRows is returned (and fails the change) when one Where update or
 // delete of a tracked model matches more rows than the plugin can restrict
 // the statement to in one IN list. Split such a change into batches.
@@ -136,6 +141,11 @@ func (p *Plugin) afterCreate(db *gorm.DB) {
 	var keys [][]any
 	if isMap {
 		keys = mapKeys(pl.schema, rv)
+		if n := mapCount(rv); len(keys) < n {
+			db.AddError(fmt.Errorf("%w: %d of %d %s rows created from maps have no primary key value after the INSERT; set the key, or create through Model(&%s{})",
+				ErrUnidentifiedRow, n-len(keys), n, pl.schema.Table, pl.schema.Name))
+			return
+		}
 	} else if o.old == nil {
 		keys = identityKeys(ctx, pl.schema, rv)
 		o.old = map[string]rowState{}
@@ -193,7 +203,8 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 	if len(conds) == 0 && !stmt.AllowGlobalUpdate {
 		return // gorm:update fails with gorm.ErrMissingWhereClause
 	}
-	if err := o.readOld(db, conds, stmt.Unscoped, stmt.BuildClauses); err != nil {
+	// Without a model GORM applies no soft-delete scope, and neither may the read.
+	if err := o.readOld(db, conds, stmt.Unscoped || stmt.Schema == nil, stmt.BuildClauses); err != nil {
 		db.AddError(err)
 		return
 	}
@@ -265,10 +276,11 @@ func (p *Plugin) beforeDelete(db *gorm.DB) {
 		return // gorm:delete fails with gorm.ErrMissingWhereClause
 	}
 	writeClauses := stmt.BuildClauses
-	if pl.softDelete && !stmt.Unscoped {
+	if softDelete(stmt, pl) {
 		writeClauses = db.Callback().Update().Clauses // a soft delete is built as an UPDATE
 	}
-	if err := o.readOld(db, conds, stmt.Unscoped, writeClauses); err != nil {
+	// Without a model GORM applies no soft-delete scope, and neither may the read.
+	if err := o.readOld(db, conds, stmt.Unscoped || stmt.Schema == nil, writeClauses); err != nil {
 		db.AddError(err)
 		return
 	}
@@ -292,7 +304,7 @@ func (p *Plugin) afterDelete(db *gorm.DB) {
 	base := p.entryBase(ctx)
 	pl := o.plan
 	entries := make([]LogEntry, 0, len(o.keys))
-	if pl.softDelete && !stmt.Unscoped {
+	if softDelete(stmt, pl) {
 		err := p.readRows(db, pl, o.keyValues, func(r scannedRow) {
 			if changes := pl.diff(o.old[r.key], r.state); changes != nil {
 				entries = append(entries, base.entry(pl, ActionDelete, r.key, r.model, changes, r.state))
@@ -309,6 +321,13 @@ func (p *Plugin) afterDelete(db *gorm.DB) {
 		}
 	}
 	p.write(db, entries)
+}
+
+// softDelete reports whether a delete statement is a soft delete: GORM runs
+// the model's delete clauses (gorm.DeletedAt) unless Unscoped, and only when
+// it knows the model.
+func softDelete(stmt *gorm.Statement, pl *plan) bool {
+	return pl.softDelete && !stmt.Unscoped && stmt.Schema != nil
 }
 
 // readOld selects the rows matching conds (plus the statement's ORDER BY and
@@ -444,6 +463,9 @@ func mapKeys(s *schema.Schema, rv reflect.Value) [][]any {
 			if !v.IsValid() {
 				v = m.MapIndex(reflect.ValueOf(f.Name))
 			}
+			if !v.IsValid() && len(s.PrimaryFields) == 1 {
+				v = m.MapIndex(reflect.ValueOf("@id")) // GORM's LastInsertId key without a model
+			}
 			if !v.IsValid() || v.IsZero() || (v.Kind() == reflect.Interface && v.IsNil()) {
 				return
 			}
@@ -463,6 +485,18 @@ func mapKeys(s *schema.Schema, rv reflect.Value) [][]any {
 		}
 	}
 	return keys
+}
+
+// mapCount is the number of maps in a map or slice of maps given to Create.
+func mapCount(rv reflect.Value) int {
+	rv = reflect.Indirect(rv)
+	if rv.Kind() == reflect.Map {
+		return 1
+	}
+	if rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array {
+		return rv.Len()
+	}
+	return 0
 }
 
 // eachStruct calls fn with every struct in rv: a struct, or the elements of a

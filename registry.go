@@ -285,7 +285,9 @@ func (p *Plugin) trackedFields(s *schema.Schema, cfg *modelConfig, dialect strin
 func (p *Plugin) planFor(db *gorm.DB) *plan {
 	s := db.Statement.Schema
 	if s == nil {
-		return nil
+		if s = p.schemaForTable(db); s == nil {
+			return nil
+		}
 	}
 	p.mu.RLock()
 	pl, ok := p.plans[s]
@@ -320,4 +322,30 @@ func (p *Plugin) planFor(db *gorm.DB) *plan {
 	}
 	p.plans[s] = pl
 	return pl
+}
+
+// schemaForTable finds the registered model of a statement that names a table
+// but no model (db.Table("items").Where(...).Updates(map)), so that such
+// writes are recorded too. It parses each registered model through db's
+// schema cache; only statements without a model pay for it.
+func (p *Plugin) schemaForTable(db *gorm.DB) *schema.Schema {
+	// db.Table("items") sets Table and the quoted TableExpr; an alias or a
+	// schema-qualified name is not matched (conditions may use the alias).
+	table, expr := db.Statement.Table, db.Statement.TableExpr
+	if table == "" || expr != nil && (expr.SQL != db.Statement.Quote(table) || len(expr.Vars) > 0) {
+		return nil
+	}
+	p.mu.RLock()
+	types := make([]reflect.Type, 0, len(p.models))
+	for t := range p.models {
+		types = append(types, t)
+	}
+	p.mu.RUnlock()
+	for _, t := range types {
+		st := &gorm.Statement{DB: db}
+		if err := st.Parse(reflect.New(t).Interface()); err == nil && st.Schema.Table == table {
+			return st.Schema
+		}
+	}
+	return nil
 }
