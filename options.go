@@ -1,6 +1,8 @@
 package auditlog
 
 import (
+	"context"
+	"errors"
 	"time"
 )
 
@@ -21,6 +23,10 @@ type config struct {
 	trackAll  bool
 	trackNot  []any
 	batchSize int
+
+	beforeLog    []func(context.Context, *LogEntry) error
+	afterLog     []func(context.Context, *LogEntry)
+	allowUnknown bool
 }
 
 // WithTable stores entries in the named table instead of DefaultTable.
@@ -67,6 +73,47 @@ func WithBatchSize(n int) Option {
 	return optionFunc(func(c *config) { c.batchSize = n })
 }
 
+// ErrSkipEntry, returned by a BeforeLog hook, vetoes one entry: it is not
+// written, and the change it belongs to goes ahead without it.
+var ErrSkipEntry = errors.New("auditlog: skip entry")
+
+// BeforeLog calls fn with each entry before it is written, in the
+// transaction of the change, on the goroutine that made it. fn may change the
+// entry (enrich Data, rewrite ObjectRepr) or veto it: returning ErrSkipEntry
+// (or an error wrapping it) drops that entry and nothing else; any other
+// error fails the change, which is rolled back, and Plugin.Log returns it.
+// Clear values of masked fields that fn puts into Data or ObjectRepr are
+// masked after it returns. It is django-auditlog's pre_log. Repeating adds
+// hooks, called in order; a veto stops the later ones.
+func BeforeLog(fn func(ctx context.Context, e *LogEntry) error) Option {
+	return optionFunc(func(c *config) {
+		if fn != nil {
+			c.beforeLog = append(c.beforeLog, fn)
+		}
+	})
+}
+
+// AfterLog calls fn with each entry after its INSERT succeeded, in the
+// transaction of the change: the change may still roll back afterwards, so
+// fn must not announce it as committed. The entry's ID is not set (a
+// multi-row INSERT does not return IDs portably). fn must not change the
+// entry. It is django-auditlog's post_log. Repeating adds hooks, called in
+// order.
+func AfterLog(fn func(ctx context.Context, e *LogEntry)) Option {
+	return optionFunc(func(c *config) {
+		if fn != nil {
+			c.afterLog = append(c.afterLog, fn)
+		}
+	})
+}
+
+// AllowUnknownActions lets Plugin.Log write actions that were not defined
+// with Plugin.DefineAction. Without it Log rejects them with
+// ErrUnknownAction, which catches typos in action names.
+func AllowUnknownActions() Option {
+	return optionFunc(func(c *config) { c.allowUnknown = true })
+}
+
 // ModelOption configures how one registered model is tracked.
 type ModelOption interface {
 	applyModel(*modelConfig)
@@ -110,6 +157,32 @@ func Label(field, label string) ModelOption {
 // entry.
 func Serialize() ModelOption {
 	return modelOptionFunc(func(m *modelConfig) { m.serialize = true })
+}
+
+// Actions records only the listed actions of the model, for example
+// Actions(ActionCreate, ActionDelete) for an append-mostly table; by default
+// create, update and delete are recorded. Actions that are not recorded cost
+// nothing: no read, no lock. Listing ActionAccess is the same as LogAccess.
+// Repeating adds actions. Register fails with ErrInvalidOption for a custom
+// action or an empty list.
+func Actions(actions ...Action) ModelOption {
+	return modelOptionFunc(func(m *modelConfig) {
+		if m.actions == nil {
+			m.actions = []Action{}
+		}
+		m.actions = append(m.actions, actions...)
+	})
+}
+
+// LogAccess also records an ActionAccess entry for every row of the model
+// read through GORM's query chain (First, Take, Find, Preload, ...): one
+// multi-row INSERT per query, on the query's connection (in its transaction,
+// if any). Rows scanned into other types (Count, Pluck, Scan into maps) are
+// not seen. A query that selects rows without their primary key fails with
+// ErrUnidentifiedRow, as their entries could not name them; so does one whose
+// entries cannot be written. It is django-auditlog's ACCESS action.
+func LogAccess() ModelOption {
+	return modelOptionFunc(func(m *modelConfig) { m.access = true })
 }
 
 // maxEntryBatch keeps an entry INSERT (12 parameters a row) below SQLite's

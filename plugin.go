@@ -17,12 +17,14 @@ import (
 type Plugin struct {
 	cfg config
 
-	mu     sync.RWMutex
-	naming schema.Namer
-	models map[reflect.Type]*modelConfig
-	plans  map[*schema.Schema]*plan
+	mu      sync.RWMutex
+	naming  schema.Namer
+	models  map[reflect.Type]*modelConfig
+	plans   map[*schema.Schema]*plan
+	actions map[Action]actionDef
 
 	parsed sync.Map // schema cache for Register's validation
+	stamps sync.Map // *schema.Schema -> *stampFields (nil: none)
 }
 
 var _ gorm.Plugin = (*Plugin)(nil)
@@ -36,8 +38,9 @@ func New(opts ...Option) *Plugin {
 			now:       time.Now,
 			batchSize: 1000,
 		},
-		models: map[reflect.Type]*modelConfig{},
-		plans:  map[*schema.Schema]*plan{},
+		models:  map[reflect.Type]*modelConfig{},
+		plans:   map[*schema.Schema]*plan{},
+		actions: defaultActionDefs(),
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -66,6 +69,8 @@ const (
 	cbBefore = "auditlog:before"
 	cbAfter  = "auditlog:after"
 	cbEnd    = "auditlog:end"
+	cbStamp  = "auditlog:stamp"
+	cbAccess = "auditlog:access"
 )
 
 // Initialize registers the plugin's callbacks on db's create, update and
@@ -85,13 +90,15 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 	p.naming = db.NamingStrategy
 	clear(p.plans)
 	p.parsed.Clear() // parsed with the default naming if Register came first
+	p.stamps.Clear()
 	p.mu.Unlock()
 
 	cb := db.Callback()
 	create, update, del := cb.Create(), cb.Update(), cb.Delete()
 	err := errors.Join(
 		create.Before("gorm:before_create").Register(cbBegin, p.begin),
-		create.Before("gorm:create").Register(cbBefore, p.beforeCreate),
+		create.Before("gorm:create").Register(cbStamp, p.stampCreate),
+		create.Before("gorm:create").After(cbStamp).Register(cbBefore, p.beforeCreate),
 		create.After("gorm:create").Before("gorm:after_create").Register(cbAfter, p.afterCreate),
 		create.After("gorm:commit_or_rollback_transaction").Register(cbEnd, p.end),
 
@@ -104,6 +111,8 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 		del.Before("gorm:delete").Register(cbBefore, p.beforeDelete),
 		del.After("gorm:delete").Before("gorm:after_delete").Register(cbAfter, p.afterDelete),
 		del.After("gorm:commit_or_rollback_transaction").Register(cbEnd, p.end),
+
+		cb.Query().After("gorm:query").Before("gorm:after_query").Register(cbAccess, p.afterQuery),
 	)
 	if err != nil {
 		return fmt.Errorf("auditlog: register callbacks: %w", err)
@@ -138,7 +147,7 @@ const (
 // transaction is on, gorm:begin_transaction has already opened one and
 // db.Begin reports gorm.ErrInvalidTransaction, which is not an error here.
 func (p *Plugin) begin(db *gorm.DB) {
-	if db.Error != nil || db.DryRun || p.planFor(db) == nil {
+	if db.Error != nil || db.DryRun || Disabled(db.Statement.Context) || p.planFor(db) == nil {
 		return
 	}
 	tx := db.Begin()

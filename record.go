@@ -44,11 +44,18 @@ type op struct {
 	carried   bool         // new states are old states with assign applied
 }
 
-func (p *Plugin) trackedPlan(db *gorm.DB) *plan {
-	if db.Error != nil || db.DryRun || db.Statement.SQL.Len() > 0 {
+// trackedPlan returns the plan of a write that is tracked: the model is
+// registered and records action, the context does not disable tracking, and
+// the statement will run (no error, no DryRun, no SQL built by hand).
+func (p *Plugin) trackedPlan(db *gorm.DB, action Action) *plan {
+	if db.Error != nil || db.DryRun || db.Statement.SQL.Len() > 0 || Disabled(db.Statement.Context) {
 		return nil
 	}
-	return p.planFor(db)
+	pl := p.planFor(db)
+	if pl == nil || !pl.actions.has(action) {
+		return nil
+	}
+	return pl
 }
 
 // loadOp takes the op that auditlog:before stored for this statement. A
@@ -70,13 +77,17 @@ func loadOp(db *gorm.DB) *op {
 // beforeCreate reads the rows an upsert may overwrite (Save's fallback,
 // Clauses(clause.OnConflict{...})): for a plain INSERT there is nothing old.
 func (p *Plugin) beforeCreate(db *gorm.DB) {
-	pl := p.trackedPlan(db)
+	stmt := db.Statement
+	_, upsert := stmt.Clauses["ON CONFLICT"]
+	pl := p.trackedPlan(db, ActionCreate)
+	if pl == nil && upsert {
+		pl = p.trackedPlan(db, ActionUpdate) // an upsert may update rows only
+	}
 	if pl == nil {
 		return
 	}
-	stmt := db.Statement
 	o := &op{stmt: stmt, plan: pl}
-	if _, upsert := stmt.Clauses["ON CONFLICT"]; upsert {
+	if upsert {
 		keys := identityKeys(stmt.Context, pl.schema, stmt.ReflectValue)
 		if len(keys) > 0 {
 			if err := o.readOld(db, []clause.Expression{keyCondition(stmt, pl, keys)}, true, nil); err != nil {
@@ -102,8 +113,7 @@ func (p *Plugin) afterCreate(db *gorm.DB) {
 	stmt := db.Statement
 	pl := o.plan
 	ctx := stmt.Context
-	base := p.entryBase(ctx)
-	var entries []LogEntry
+	b := p.newBatch(ctx, pl)
 	rv := reflect.Indirect(stmt.ReflectValue)
 	isMap := rv.Kind() == reflect.Map || rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Map
 	if o.old == nil && !isMap {
@@ -123,7 +133,9 @@ func (p *Plugin) afterCreate(db *gorm.DB) {
 			if !pl.storedTimes(state) {
 				exact = false
 			}
-			entries = append(entries, base.entry(pl, ActionCreate, key, row, pl.diff(nil, state), state))
+			if pl.actions.has(ActionCreate) {
+				b.add(ActionCreate, key, row, pl.diff(nil, state), state, nil)
+			}
 			return nil
 		})
 		if err != nil {
@@ -131,10 +143,10 @@ func (p *Plugin) afterCreate(db *gorm.DB) {
 			return
 		}
 		if exact {
-			p.write(db, entries)
+			p.write(db, b)
 			return
 		}
-		entries = entries[:0]
+		b = p.newBatch(ctx, pl)
 	}
 
 	// Upserts and maps: read what the database holds now.
@@ -159,10 +171,12 @@ func (p *Plugin) afterCreate(db *gorm.DB) {
 		old, existed := o.old[r.key]
 		switch {
 		case !existed:
-			entries = append(entries, base.entry(pl, ActionCreate, r.key, r.model, pl.diff(nil, r.state), r.state))
-		default:
+			if pl.actions.has(ActionCreate) {
+				b.add(ActionCreate, r.key, r.model, pl.diff(nil, r.state), r.state, nil)
+			}
+		case pl.actions.has(ActionUpdate):
 			if changes := pl.diff(old, r.state); changes != nil {
-				entries = append(entries, base.entry(pl, ActionUpdate, r.key, r.model, changes, r.state))
+				b.add(ActionUpdate, r.key, r.model, changes, r.state, old)
 			}
 		}
 	})
@@ -170,20 +184,34 @@ func (p *Plugin) afterCreate(db *gorm.DB) {
 		db.AddError(err)
 		return
 	}
-	p.write(db, entries)
+	p.write(db, b)
 }
 
 // beforeUpdate builds the SET clause the way gorm:update would (which also
 // adds the model's primary-key condition), reads the matched rows with a lock
 // and restricts the UPDATE to exactly those rows.
+//
+// It also fills ActorStamps.UpdatedBy, for tracked models and others.
 func (p *Plugin) beforeUpdate(db *gorm.DB) {
-	pl := p.trackedPlan(db)
-	if pl == nil {
+	stmt := db.Statement
+	pl := p.trackedPlan(db, ActionUpdate)
+	var stamps *stampFields
+	var actor string
+	if db.Error == nil && !stmt.SkipHooks && stmt.SQL.Len() == 0 {
+		if stamps = p.stampsFor(stmt.Schema); stamps != nil {
+			if actor = ActorFrom(stmt.Context); actor == "" {
+				stamps = nil
+			}
+		}
+	}
+	if pl == nil && stamps == nil {
 		return
 	}
-	stmt := db.Statement
 	o := &op{stmt: stmt, plan: pl}
 	if _, ok := stmt.Clauses["SET"]; !ok {
+		if stamps != nil {
+			stampSave(stmt.Context, stmt, stamps, actor)
+		}
 		// ConvertToAssignments is what gorm:update calls; it also adds the
 		// model's primary-key condition. gorm:update uses the SET clause it
 		// finds instead of building its own, so the side effects (assigned
@@ -195,7 +223,13 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 		stmt.AddClause(set)
 		o.addedSet = true
 	}
+	if stamps != nil {
+		stampUpdate(stmt.Context, stmt, stamps, actor)
+	}
 	stmt.Settings.Store(opKey, o)
+	if pl == nil {
+		return // stamped only: afterUpdate removes the SET clause
+	}
 	if set, ok := stmt.Clauses["SET"].Expression.(clause.Set); ok {
 		o.assign, o.carried = pl.carriedAssignments(set)
 	}
@@ -222,39 +256,39 @@ func (p *Plugin) afterUpdate(db *gorm.DB) {
 		delete(stmt.Clauses, "SET")
 	}
 	o.unrestrict(stmt)
-	if db.Error != nil || len(o.keys) == 0 {
+	if o.plan == nil || db.Error != nil || len(o.keys) == 0 {
 		return
 	}
-	ctx := stmt.Context
-	base := p.entryBase(ctx)
 	pl := o.plan
-	var entries []LogEntry
+	b := p.newBatch(stmt.Context, pl)
 	if o.carried {
 		for _, key := range o.keys {
-			state := pl.apply(o.old[key], o.assign)
-			if changes := pl.diff(o.old[key], state); changes != nil {
-				entries = append(entries, base.entry(pl, ActionUpdate, key, reflect.Value{}, changes, state))
+			old := o.old[key]
+			state := pl.apply(old, o.assign)
+			if changes := pl.diff(old, state); changes != nil {
+				b.add(ActionUpdate, key, reflect.Value{}, changes, state, old)
 			}
 		}
-		p.write(db, entries)
+		p.write(db, b)
 		return
 	}
 	err := p.readRows(db, pl, o.keyValues, func(r scannedRow) {
-		if changes := pl.diff(o.old[r.key], r.state); changes != nil {
-			entries = append(entries, base.entry(pl, ActionUpdate, r.key, r.model, changes, r.state))
+		old := o.old[r.key]
+		if changes := pl.diff(old, r.state); changes != nil {
+			b.add(ActionUpdate, r.key, r.model, changes, r.state, old)
 		}
 	})
 	if err != nil {
 		db.AddError(err)
 		return
 	}
-	p.write(db, entries)
+	p.write(db, b)
 }
 
 // beforeDelete reads the rows the DELETE (or soft-delete UPDATE) will touch,
 // with a lock, and restricts the statement to them.
 func (p *Plugin) beforeDelete(db *gorm.DB) {
-	pl := p.trackedPlan(db)
+	pl := p.trackedPlan(db, ActionDelete)
 	if pl == nil {
 		return
 	}
@@ -300,14 +334,14 @@ func (p *Plugin) afterDelete(db *gorm.DB) {
 	if db.Error != nil || len(o.keys) == 0 {
 		return
 	}
-	ctx := stmt.Context
-	base := p.entryBase(ctx)
 	pl := o.plan
-	entries := make([]LogEntry, 0, len(o.keys))
+	b := p.newBatch(stmt.Context, pl)
+	b.entries = make([]LogEntry, 0, len(o.keys))
 	if softDelete(stmt, pl) {
 		err := p.readRows(db, pl, o.keyValues, func(r scannedRow) {
-			if changes := pl.diff(o.old[r.key], r.state); changes != nil {
-				entries = append(entries, base.entry(pl, ActionDelete, r.key, r.model, changes, r.state))
+			old := o.old[r.key]
+			if changes := pl.diff(old, r.state); changes != nil {
+				b.add(ActionDelete, r.key, r.model, changes, r.state, old)
 			}
 		})
 		if err != nil {
@@ -317,10 +351,10 @@ func (p *Plugin) afterDelete(db *gorm.DB) {
 	} else {
 		for _, key := range o.keys {
 			old := o.old[key]
-			entries = append(entries, base.entry(pl, ActionDelete, key, o.oldRows[key], pl.diff(old, nil), old))
+			b.add(ActionDelete, key, o.oldRows[key], pl.diff(old, nil), old, nil)
 		}
 	}
-	p.write(db, entries)
+	p.write(db, b)
 }
 
 // softDelete reports whether a delete statement is a soft delete: GORM runs

@@ -32,6 +32,55 @@ type modelConfig struct {
 	include, exclude, mask []string
 	labels                 map[string]string
 	serialize              bool
+	actions                []Action // nil: create, update, delete
+	access                 bool
+}
+
+// actionSet is the set of built-in actions recorded for a model.
+type actionSet uint8
+
+const (
+	recordCreate actionSet = 1 << iota
+	recordUpdate
+	recordDelete
+	recordAccess
+
+	defaultActions = recordCreate | recordUpdate | recordDelete
+)
+
+func actionBit(a Action) actionSet {
+	switch a {
+	case ActionCreate:
+		return recordCreate
+	case ActionUpdate:
+		return recordUpdate
+	case ActionDelete:
+		return recordDelete
+	case ActionAccess:
+		return recordAccess
+	}
+	return 0
+}
+
+// has reports whether the set records action a.
+func (s actionSet) has(a Action) bool { return s&actionBit(a) != 0 }
+
+// recorded is the set of actions cfg (nil: plugin-wide defaults) records.
+func (c *modelConfig) recorded() actionSet {
+	if c == nil {
+		return defaultActions
+	}
+	set := defaultActions
+	if c.actions != nil {
+		set = 0
+		for _, a := range c.actions {
+			set |= actionBit(a)
+		}
+	}
+	if c.access {
+		set |= recordAccess
+	}
+	return set
 }
 
 // trackedField is one tracked column of a model.
@@ -82,6 +131,8 @@ type plan struct {
 	schema     *schema.Schema
 	fields     []*trackedField
 	serialize  bool
+	masks      bool // some field is masked
+	actions    actionSet
 	softDelete bool // the schema has delete clauses (gorm.DeletedAt or a soft-delete plugin)
 
 	// Columns read from the database, and where in them the key and the
@@ -216,6 +267,14 @@ func (c *modelConfig) validate(s *schema.Schema) error {
 	if err := check("Mask", c.mask); err != nil {
 		return err
 	}
+	if c.actions != nil && len(c.actions) == 0 {
+		return fmt.Errorf("%w: Actions() lists no action; Unregister the model instead", ErrInvalidOption)
+	}
+	for _, a := range c.actions {
+		if actionBit(a) == 0 {
+			return fmt.Errorf("%w: Actions(%q): only create, update, delete and access are recorded automatically", ErrInvalidOption, a)
+		}
+	}
 	for name, label := range c.labels {
 		if err := check("Label", []string{name}); err != nil {
 			return err
@@ -289,6 +348,12 @@ func (p *Plugin) planFor(db *gorm.DB) *plan {
 			return nil
 		}
 	}
+	return p.planOf(s, db.Dialector.Name())
+}
+
+// planOf returns the plan of schema s on the named dialect, or nil when the
+// model is not tracked.
+func (p *Plugin) planOf(s *schema.Schema, dialect string) *plan {
 	p.mu.RLock()
 	pl, ok := p.plans[s]
 	p.mu.RUnlock()
@@ -304,8 +369,9 @@ func (p *Plugin) planFor(db *gorm.DB) *plan {
 	if (registered || p.trackedByDefault(s.ModelType)) && s.Table != p.cfg.table && len(s.PrimaryFields) > 0 {
 		pl = &plan{
 			schema:     s,
-			fields:     p.trackedFields(s, cfg, db.Dialector.Name()),
+			fields:     p.trackedFields(s, cfg, dialect),
 			softDelete: len(s.DeleteClauses) > 0,
+			actions:    cfg.recorded(),
 		}
 		if cfg != nil {
 			pl.serialize = cfg.serialize
@@ -317,6 +383,7 @@ func (p *Plugin) planFor(db *gorm.DB) *plan {
 			pl.fieldIndex = make(map[string]int, len(pl.fields))
 			for i, tf := range pl.fields {
 				pl.fieldIndex[tf.field.DBName] = i
+				pl.masks = pl.masks || tf.masked
 			}
 		}
 	}

@@ -3,7 +3,9 @@ package auditlog
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"strings"
 	"time"
@@ -100,19 +102,44 @@ func (pl *plan) repr(row reflect.Value, key string, state rowState) string {
 }
 
 // entryBase is what the entries of one operation share: the context's actor,
-// correlation id and remote address, and one timestamp, read once per
+// correlation id, remote address and data, and one timestamp, read once per
 // operation rather than per row.
 type entryBase struct {
 	actor, cid, remoteAddr string
+	data                   map[string]any // the context's; cloned per entry
 	at                     time.Time
 }
 
 func (p *Plugin) entryBase(ctx context.Context) entryBase {
-	return entryBase{actor: ActorFrom(ctx), cid: CIDFrom(ctx), remoteAddr: RemoteAddrFrom(ctx), at: p.cfg.now()}
+	b := entryBase{at: p.cfg.now()}
+	if s := scopeFrom(ctx); s != nil {
+		b.actor, b.cid, b.remoteAddr, b.data = s.actorID(), s.cid, s.remoteAddr, s.data
+	}
+	return b
 }
 
-// entry builds the LogEntry of one row.
-func (b entryBase) entry(pl *plan, action Action, key string, row reflect.Value, changes Changes, state rowState) LogEntry {
+// entryBatch collects the entries of one operation on one model.
+type entryBatch struct {
+	entryBase
+	pl      *plan
+	entries []LogEntry
+	// scrub is set when the entries may carry data (from the context or from
+	// hooks) and the model masks fields: secrets then holds, per entry, the
+	// clear values that must not appear in its Data or ObjectRepr.
+	scrub   bool
+	secrets [][]string
+}
+
+func (p *Plugin) newBatch(ctx context.Context, pl *plan) *entryBatch {
+	b := &entryBatch{entryBase: p.entryBase(ctx), pl: pl}
+	b.scrub = pl.masks && (b.data != nil || len(p.cfg.beforeLog) > 0)
+	return b
+}
+
+// add appends the entry of one row: state is the row's state after the
+// action (before it, for a hard delete), old its state before, if any.
+func (b *entryBatch) add(action Action, key string, row reflect.Value, changes Changes, state, old rowState) {
+	pl := b.pl
 	e := LogEntry{
 		Table:      pl.schema.Table,
 		ObjectPK:   key,
@@ -124,22 +151,94 @@ func (b entryBase) entry(pl *plan, action Action, key string, row reflect.Value,
 		CID:        b.cid,
 		CreatedAt:  b.at,
 	}
+	if b.data != nil {
+		e.Data = maps.Clone(b.data)
+	}
 	if pl.serialize {
 		e.Snapshot = pl.snapshot(state)
 	}
-	return e
+	b.entries = append(b.entries, e)
+	if b.scrub {
+		b.secrets = append(b.secrets, pl.secrets(state, old))
+	}
 }
 
-// write inserts the entries in the statement's transaction, batchSize rows
-// per INSERT. A failure is added to db, which rolls the change back.
-func (p *Plugin) write(db *gorm.DB, entries []LogEntry) {
+// write runs the BeforeLog hooks on the entries, masks the secrets they or
+// the context's data may have brought in, inserts the entries in the
+// statement's transaction, batchSize rows per INSERT, and runs the AfterLog
+// hooks. A failure is added to db, which rolls the change back.
+func (p *Plugin) write(db *gorm.DB, b *entryBatch) {
+	if err := p.prepare(db.Statement.Context, b); err != nil {
+		db.AddError(err)
+		return
+	}
+	if err := p.insert(db, b.entries); err != nil {
+		db.AddError(err)
+	}
+}
+
+// prepare runs the BeforeLog hooks and scrubs the entries.
+func (p *Plugin) prepare(ctx context.Context, b *entryBatch) error {
+	if len(p.cfg.beforeLog) > 0 {
+		kept := b.entries[:0]
+		n := 0
+		for i := range b.entries {
+			skip, err := p.beforeLog(ctx, &b.entries[i])
+			if err != nil {
+				return err
+			}
+			if skip {
+				continue
+			}
+			kept = append(kept, b.entries[i])
+			if b.scrub {
+				b.secrets[n] = b.secrets[i]
+			}
+			n++
+		}
+		b.entries = kept
+	}
+	if b.scrub {
+		for i := range b.entries {
+			if err := b.pl.scrub(&b.entries[i], b.secrets[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// beforeLog runs the BeforeLog hooks on e and reports whether one vetoed it.
+func (p *Plugin) beforeLog(ctx context.Context, e *LogEntry) (skip bool, err error) {
+	for _, fn := range p.cfg.beforeLog {
+		if err := fn(ctx, e); err != nil {
+			if errors.Is(err, ErrSkipEntry) {
+				return true, nil
+			}
+			return false, fmt.Errorf("auditlog: BeforeLog hook for %s %s %s: %w", e.Action, e.Table, e.ObjectPK, err)
+		}
+	}
+	return false, nil
+}
+
+// insert writes the entries batchSize rows per INSERT on db's connection, then
+// runs the AfterLog hooks.
+func (p *Plugin) insert(db *gorm.DB, entries []LogEntry) error {
 	for start := 0; start < len(entries); start += p.cfg.batchSize {
 		batch := entries[start:min(start+p.cfg.batchSize, len(entries))]
 		if err := p.insertEntries(db, batch); err != nil {
-			db.AddError(fmt.Errorf("auditlog: write entries: %w", err))
-			return
+			return fmt.Errorf("auditlog: write entries: %w", err)
 		}
 	}
+	if len(p.cfg.afterLog) > 0 {
+		ctx := db.Statement.Context
+		for i := range entries {
+			for _, fn := range p.cfg.afterLog {
+				fn(ctx, &entries[i])
+			}
+		}
+	}
+	return nil
 }
 
 // entryColumns are the columns insertEntries writes, in LogEntry's order.
