@@ -2,10 +2,12 @@ package auditlog_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/gorm-auditlog/auditlog"
 	"gorm.io/driver/sqlite"
@@ -136,4 +138,83 @@ func ExamplePlugin_Register_whereUpdate() {
 	// Output:
 	// update 1 by migration: email a@old.example→moved@new.example
 	// update 2 by migration: email b@old.example→moved@new.example
+}
+
+type Document struct {
+	ID    int64
+	Title string
+}
+
+func (d *Document) String() string { return fmt.Sprintf("%q", d.Title) }
+
+// Custom actions (Wagtail's log(), InvenioRDM's audit log actions): define
+// the action with a label and a message template once, then log it for any
+// object, in the transaction of the work it describes.
+func ExamplePlugin_Log() {
+	db, cleanup := openExampleDB()
+	defer cleanup()
+
+	audit := auditlog.New()
+	db.Use(audit)
+	db.AutoMigrate(&auditlog.LogEntry{}, &Document{})
+	err := audit.DefineAction("document.publish", "Published", "{actor} published {object} to {data.channel}")
+	if err != nil {
+		panic(err)
+	}
+
+	doc := Document{Title: "Q3 report"}
+	db.Create(&doc) // Document is not registered: no create entry
+
+	ctx := auditlog.WithActor(context.Background(), "editor-7")
+	err = db.Transaction(func(tx *gorm.DB) error {
+		// ... publish the document with tx ...
+		return audit.Log(ctx, tx, &doc, "document.publish", map[string]any{"channel": "intranet"})
+	})
+	if err != nil {
+		panic(err)
+	}
+
+	err = audit.Log(ctx, db, &doc, "document.unpublish", nil)
+	fmt.Println(errors.Is(err, auditlog.ErrUnknownAction))
+
+	entries, _ := audit.History(ctx, db, &doc)
+	for _, e := range entries {
+		fmt.Printf("%s: %s\n", audit.ActionLabel(e.Action), audit.Message(e))
+	}
+	// Output:
+	// true
+	// Published: editor-7 published "Q3 report" to intranet
+}
+
+// A BeforeLog hook can enrich entries or veto them with ErrSkipEntry; any
+// other error fails the change itself.
+func ExampleBeforeLog() {
+	db, cleanup := openExampleDB()
+	defer cleanup()
+
+	skipBots := auditlog.BeforeLog(func(ctx context.Context, e *auditlog.LogEntry) error {
+		if strings.HasPrefix(e.ActorID, "bot-") {
+			return auditlog.ErrSkipEntry // the change goes ahead without an entry
+		}
+		e.Data = map[string]any{"tenant": "acme"}
+		return nil
+	})
+	audit := auditlog.New(skipBots)
+	db.Use(audit)
+	db.AutoMigrate(&auditlog.LogEntry{}, &User{})
+	audit.Register(&User{}, auditlog.Include("Name"))
+
+	u := User{Name: "Ada"}
+	db.WithContext(auditlog.WithActor(context.Background(), "admin")).Create(&u)
+	db.WithContext(auditlog.WithActor(context.Background(), "bot-sync")).Model(&u).Update("name", "Ada L.")
+
+	entries, _ := audit.History(context.Background(), db, &u)
+	for _, e := range entries {
+		fmt.Println(e.Action, e.ActorID, e.Data)
+	}
+	db.First(&u, u.ID)
+	fmt.Println(u.Name)
+	// Output:
+	// create admin map[tenant:acme]
+	// Ada L.
 }
