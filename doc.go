@@ -47,8 +47,27 @@
 // Fields named by Mask (per model) or WithMask (every model) are stored with
 // the first half of their text replaced by '*' (MaskString). Their clear value
 // appears nowhere in the log: not in Changes, Snapshot or ObjectRepr (a
-// model's String() that contains a masked value is replaced by "Model(pk)").
+// model's String() that contains a masked value is replaced by "Model(pk)"),
+// nor in Data attached by WithData, Log or hooks (where it is masked too).
 // Changes are still detected on the clear values.
+//
+// # Who, from where, and as part of what
+//
+// Entries take the actor, correlation id, remote address and extra data from
+// the context given to db.WithContext: WithActor, WithCID, WithRemoteAddr,
+// WithData. The Middleware sets them for an HTTP request; SetActor fills in
+// the actor from handlers that run after authentication. All entries made
+// under one context share its correlation id. Disable turns tracking off for
+// the work done under a context.
+//
+// # Custom actions, access and hooks
+//
+// Plugin.Log writes an entry of any action for any object, in the caller's
+// transaction; actions are defined with a label and a message template by
+// Plugin.DefineAction and rendered by Plugin.Message. The LogAccess model
+// option records reads made through GORM's query chain. BeforeLog hooks may
+// enrich or veto entries, AfterLog hooks observe them. ActorStamps, embedded
+// in a model, is filled with the actor on create and update.
 //
 // # Transactions
 //

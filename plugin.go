@@ -73,8 +73,8 @@ const (
 	cbAccess = "auditlog:access"
 )
 
-// Initialize registers the plugin's callbacks on db's create, update and
-// delete chains; db.Use calls it. On each chain:
+// Initialize registers the plugin's callbacks on db's create, update, delete
+// and query chains; db.Use calls it. On each write chain:
 //
 //   - auditlog:begin, before the model hooks, opens a transaction when the
 //     model is tracked and the statement is not in one (SkipDefaultTransaction);
@@ -84,7 +84,11 @@ const (
 //     the new values where needed and inserts the entries in the same
 //     transaction;
 //   - auditlog:end, after gorm:commit_or_rollback_transaction, commits or rolls
-//     back the transaction that auditlog:begin opened.
+//     back the transaction that auditlog:begin opened;
+//   - auditlog:stamp, on create before the INSERT, fills ActorStamps (on
+//     update auditlog:before does);
+//   - auditlog:access, on the query chain after gorm:query, records reads of
+//     models registered with LogAccess.
 func (p *Plugin) Initialize(db *gorm.DB) error {
 	p.mu.Lock()
 	p.naming = db.NamingStrategy
