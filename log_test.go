@@ -206,8 +206,13 @@ func TestAccessLogging(t *testing.T) {
 					stmts: []string{"SELECT items"},
 				},
 				{
-					name:  "Count and Pluck are not row reads",
-					do:    func() error { var n int64; var names []string; _ = read.Model(&Item{}).Count(&n); return read.Model(&Item{}).Pluck("name", &names).Error },
+					name: "Count and Pluck are not row reads",
+					do: func() error {
+						var n int64
+						var names []string
+						_ = read.Model(&Item{}).Count(&n)
+						return read.Model(&Item{}).Pluck("name", &names).Error
+					},
 					stmts: []string{"SELECT items", "SELECT items"},
 				},
 				{
