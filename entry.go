@@ -30,13 +30,14 @@ const (
 // LogEntry is one row of the audit log: one action on one object.
 //
 // Migrate its table with db.AutoMigrate(&auditlog.LogEntry{}) (or
-// Plugin.AutoMigrate when WithTable names another table). The indexes serve
-// per-object history (table, object pk, created at), per-actor and
-// per-correlation-id queries and retention by time.
+// Plugin.AutoMigrate when WithTable names another table). Its indexes serve
+// the queries of Plugin.Find in (created at, id) order: per object (table,
+// object pk, created at, id), per model (table, created at, id), per actor,
+// per correlation id, and by time (created at, id) for exports and Purge.
 type LogEntry struct {
-	ID int64 `gorm:"column:id;primaryKey;autoIncrement"`
+	ID int64 `gorm:"column:id;primaryKey;autoIncrement;index:,composite:object,priority:4;index:,composite:model,priority:3;index:,composite:actor,priority:3;index:,composite:cid,priority:3;index:,composite:created,priority:2"`
 	// Table is the table of the tracked model.
-	Table string `gorm:"column:table_name;size:191;not null;index:,composite:object,priority:1"`
+	Table string `gorm:"column:table_name;size:191;not null;index:,composite:object,priority:1;index:,composite:model,priority:1"`
 	// ObjectPK is the primary key as text. A single key is its plain text form
 	// ("42", "6f9619ff-8b86-d011-b42d-00c04fc964ff"); a composite key is a JSON
 	// array of the key columns' text forms in the schema's order (`["acme","42"]`).
@@ -48,15 +49,16 @@ type LogEntry struct {
 	Action     Action `gorm:"column:action;size:64;not null"`
 	// Changes maps column names to their old and new values.
 	Changes    Changes `gorm:"column:changes"`
-	ActorID    string  `gorm:"column:actor_id;size:191;index"`
+	ActorID    string  `gorm:"column:actor_id;size:191;index:,composite:actor,priority:1"`
 	RemoteAddr string  `gorm:"column:remote_addr;size:64"`
-	CID        string  `gorm:"column:cid;size:191;index:,composite:cid"`
+	CID        string  `gorm:"column:cid;size:191;index:,composite:cid,priority:1"`
 	// Data is additional data attached by custom actions and hooks.
 	Data JSONMap `gorm:"column:data"`
 	// Snapshot is the full tracked state after the change (before it, for a
 	// hard delete) when the model is registered with Serialize.
-	Snapshot  JSONMap   `gorm:"column:snapshot"`
-	CreatedAt time.Time `gorm:"column:created_at;not null;index:,composite:object,priority:3;index"`
+	Snapshot JSONMap `gorm:"column:snapshot"`
+	// CreatedAt is when the change was made (the plugin's clock, in UTC).
+	CreatedAt time.Time `gorm:"column:created_at;not null;index:,composite:object,priority:3;index:,composite:model,priority:2;index:,composite:actor,priority:2;index:,composite:cid,priority:2;index:,composite:created,priority:1"`
 }
 
 // TableName is the default log table, DefaultTable.

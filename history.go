@@ -7,7 +7,6 @@ import (
 	"reflect"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // ErrNoObjectKey is returned by History for an object whose primary key is
@@ -17,44 +16,31 @@ var ErrNoObjectKey = errors.New("auditlog: object has no primary key value")
 // History returns the entries of obj (a pointer to a model struct with its
 // primary key set), newest first; entries with the same CreatedAt come higher
 // ID first. obj need not be registered. It runs one query, served by the log
-// table's (table, object pk, created at) index, in db's transaction if db is
-// one. Reading a row whose stored JSON is corrupt fails with an error.
+// table's (table, object pk, created at, id) index, in db's transaction if db
+// is one; Find reads long histories page by page.
+//
+// Rows whose stored JSON is corrupt are skipped: History then returns the
+// other entries together with a *CorruptEntriesError listing the skipped IDs.
 func (p *Plugin) History(ctx context.Context, db *gorm.DB, obj any) ([]LogEntry, error) {
-	stmt := &gorm.Statement{DB: db}
+	tx := db.Session(&gorm.Session{NewDB: true, Context: ctx})
+	stmt := &gorm.Statement{DB: tx}
 	if err := stmt.Parse(obj); err != nil {
-		return nil, fmt.Errorf("auditlog: history of %T: %w", obj, err)
+		return nil, fmt.Errorf("auditlog: history of %T: %w: %w", obj, ErrInvalidModel, err)
 	}
-	s := stmt.Schema
-	if len(s.PrimaryFields) == 0 {
-		return nil, fmt.Errorf("auditlog: history of %s: %w", s.Name, ErrNoPrimaryKey)
-	}
-	rv := reflect.Indirect(reflect.ValueOf(obj))
-	if rv.Kind() != reflect.Struct {
+	if rv := reflect.Indirect(reflect.ValueOf(obj)); rv.Kind() != reflect.Struct {
 		return nil, fmt.Errorf("auditlog: history of %T: %w", obj, ErrInvalidModel)
 	}
-	values := make([]any, len(s.PrimaryFields))
-	for i, f := range s.PrimaryFields {
-		v, zero := f.ValueOf(ctx, rv)
-		if zero {
-			return nil, fmt.Errorf("auditlog: history of %s: %w", s.Name, ErrNoObjectKey)
-		}
-		values[i] = v
-	}
-	key, err := keyText(s, values)
+	f, err := p.compile(tx, Query{Objects: obj})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("auditlog: history: %w", err)
 	}
-	var entries []LogEntry
-	err = db.Session(&gorm.Session{NewDB: true, Context: ctx}).Table(p.cfg.table).
-		Where(clause.Eq{Column: clause.Column{Name: "table_name"}, Value: s.Table}).
-		Where(clause.Eq{Column: clause.Column{Name: "object_pk"}, Value: key}).
-		Order(clause.OrderBy{Columns: []clause.OrderByColumn{
-			{Column: clause.Column{Name: "created_at"}, Desc: true},
-			{Column: clause.Column{Name: "id"}, Desc: true},
-		}}).
-		Find(&entries).Error
-	if err != nil {
-		return nil, fmt.Errorf("auditlog: history of %s %s: %w", s.Name, key, err)
+	var rows []storedEntry
+	if err := f.apply(tx.Table(p.cfg.table)).Order(entryOrder(false)).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("auditlog: history of %s: %w", stmt.Schema.Name, err)
+	}
+	entries, corrupt := decodeEntries(rows)
+	if len(corrupt) > 0 {
+		return entries, &CorruptEntriesError{IDs: corrupt}
 	}
 	return entries, nil
 }

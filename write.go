@@ -111,7 +111,7 @@ type entryBase struct {
 }
 
 func (p *Plugin) entryBase(ctx context.Context) entryBase {
-	b := entryBase{at: p.cfg.now()}
+	b := entryBase{at: p.cfg.now().UTC()}
 	if s := scopeFrom(ctx); s != nil {
 		b.actor, b.cid, b.remoteAddr, b.data = s.actorID(), s.cid, s.remoteAddr, s.data
 	}

@@ -1,0 +1,427 @@
+package auditlog
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/schema"
+)
+
+// Errors returned by Find for a query it cannot run.
+var (
+	// ErrInvalidQuery: the filters contradict each other, such as a reversed
+	// time range or objects of two models.
+	ErrInvalidQuery = errors.New("auditlog: invalid query")
+	// ErrInvalidCursor: Query.Cursor is malformed, or was returned for
+	// another query (other filters or order).
+	ErrInvalidCursor = errors.New("auditlog: invalid cursor")
+)
+
+// DefaultPageSize is the number of entries Find returns when Query.Limit is
+// zero; MaxPageSize is the most it returns.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 10000
+)
+
+// Query selects log entries for Plugin.Find. Every filter that is set must
+// match; the zero Query selects every entry, newest first.
+type Query struct {
+	// Model selects the entries of one model's table: a pointer to a model
+	// struct such as &Invoice{}, registered or not.
+	Model any
+	// Table selects the entries of a table by name, for callers without the
+	// Go type (the command-line tool). It must agree with Model if both are set.
+	Table string
+	// Objects selects the entries of these objects: pointers to structs of
+	// one model with their primary keys set, or a pointer to a slice of them.
+	// Model may be left out.
+	Objects any
+	// ObjectPKs selects objects of Model or Table by their LogEntry.ObjectPK text.
+	ObjectPKs []string
+	// Actors, Actions: entries by any of these actors, of any of these actions.
+	Actors  []string
+	Actions []Action
+	// CID selects the entries of one correlation id.
+	CID string
+	// Since and Until bound CreatedAt: Since <= CreatedAt < Until. A zero
+	// time leaves that side open.
+	Since, Until time.Time
+	// Field selects entries whose Changes include this field (a Go field name
+	// or column of Model, or a column of Table).
+	Field string
+	// Oldest orders entries oldest first; by default they come newest first.
+	// Ties in CreatedAt are ordered by ID the same way.
+	Oldest bool
+	// Limit is the page size: DefaultPageSize when zero, at most MaxPageSize.
+	Limit int
+	// Cursor continues after the last page: Page.Next of the same query.
+	Cursor string
+}
+
+// Page is one page of entries found by Plugin.Find.
+type Page struct {
+	Entries []LogEntry
+	// Next is the cursor of the following page; "" when this is the last.
+	Next string
+	// Corrupt lists the IDs of rows on this page whose stored JSON could not
+	// be decoded. They are left out of Entries; the rest is intact.
+	Corrupt []int64
+}
+
+// CorruptEntriesError reports log rows whose stored JSON (changes, data or
+// snapshot) could not be decoded; readers skip them and return the rest.
+type CorruptEntriesError struct {
+	IDs []int64
+}
+
+func (e *CorruptEntriesError) Error() string {
+	ids := make([]string, len(e.IDs))
+	for i, id := range e.IDs {
+		ids[i] = fmt.Sprint(id)
+	}
+	return "auditlog: corrupt log entries skipped: IDs " + strings.Join(ids, ", ")
+}
+
+// Find returns one page of the entries selected by q, in (CreatedAt, ID)
+// order, newest first unless q.Oldest. Continue with q.Cursor = page.Next:
+// the keyset cursor is the position of the last entry returned, so pages
+// neither repeat nor skip entries when others are inserted meanwhile.
+//
+// Each filter combination is served by an index of the log table: per
+// object (table, object pk, created at, id), per model (table, created at,
+// id), per actor (actor, created at, id), per correlation id (cid, created
+// at, id), and by time (created at, id). Actions and Field filter the rows
+// those indexes find. A page costs one query of at most Limit+1 rows.
+//
+// It returns an error wrapping ErrInvalidQuery, ErrInvalidCursor,
+// ErrInvalidModel, ErrNoObjectKey or ErrUnknownField for a bad query, or the
+// database's error. Rows with corrupt JSON are skipped and listed in
+// Page.Corrupt, never a failure.
+func (p *Plugin) Find(ctx context.Context, db *gorm.DB, q Query) (Page, error) {
+	tx := db.Session(&gorm.Session{NewDB: true, Context: ctx})
+	f, err := p.compile(tx, q)
+	if err != nil {
+		return Page{}, err
+	}
+	limit := q.Limit
+	switch {
+	case limit == 0:
+		limit = DefaultPageSize
+	case limit < 0:
+		return Page{}, fmt.Errorf("%w: negative limit %d", ErrInvalidQuery, limit)
+	}
+	limit = min(limit, MaxPageSize)
+	query := f.apply(tx.Table(p.cfg.table))
+	if q.Cursor != "" {
+		at, id, err := f.decodeCursor(q.Cursor)
+		if err != nil {
+			return Page{}, err
+		}
+		query = query.Where(keysetAfter(at, id, q.Oldest))
+	}
+	var rows []storedEntry
+	if err := query.Order(entryOrder(q.Oldest)).Limit(limit + 1).Find(&rows).Error; err != nil {
+		return Page{}, fmt.Errorf("auditlog: find entries: %w", err)
+	}
+	var page Page
+	if len(rows) > limit {
+		rows = rows[:limit]
+		last := rows[limit-1]
+		page.Next = f.encodeCursor(last.CreatedAt, last.ID)
+	}
+	page.Entries, page.Corrupt = decodeEntries(rows)
+	return page, nil
+}
+
+func entryOrder(oldest bool) clause.OrderBy {
+	return clause.OrderBy{Columns: []clause.OrderByColumn{
+		{Column: clause.Column{Name: "created_at"}, Desc: !oldest},
+		{Column: clause.Column{Name: "id"}, Desc: !oldest},
+	}}
+}
+
+// keysetAfter selects the rows after (at, id) in the query's order. The
+// redundant bound on created_at alone lets the index range start there.
+func keysetAfter(at time.Time, id int64, oldest bool) clause.Expression {
+	createdAt := clause.Column{Name: "created_at"}
+	idCol := clause.Column{Name: "id"}
+	if oldest {
+		return clause.And(
+			clause.Gte{Column: createdAt, Value: at},
+			clause.Or(clause.Gt{Column: createdAt, Value: at}, clause.Gt{Column: idCol, Value: id}),
+		)
+	}
+	return clause.And(
+		clause.Lte{Column: createdAt, Value: at},
+		clause.Or(clause.Lt{Column: createdAt, Value: at}, clause.Lt{Column: idCol, Value: id}),
+	)
+}
+
+// filters is a validated query: its WHERE conditions and a fingerprint that
+// ties cursors to it.
+type filters struct {
+	conds       []clause.Expression
+	fingerprint uint64
+}
+
+func (f *filters) apply(tx *gorm.DB) *gorm.DB {
+	for _, c := range f.conds {
+		tx = tx.Where(c)
+	}
+	return tx
+}
+
+// compile validates q and turns it into conditions.
+func (p *Plugin) compile(tx *gorm.DB, q Query) (*filters, error) {
+	f := &filters{}
+	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
+		return nil, fmt.Errorf("%w: time range from %s to %s is empty or reversed", ErrInvalidQuery,
+			q.Since.Format(time.RFC3339Nano), q.Until.Format(time.RFC3339Nano))
+	}
+	var s *schema.Schema
+	if q.Model != nil {
+		stmt := &gorm.Statement{DB: tx}
+		if err := stmt.Parse(q.Model); err != nil {
+			return nil, fmt.Errorf("auditlog: query model %T: %w: %w", q.Model, ErrInvalidModel, err)
+		}
+		s = stmt.Schema
+	}
+	table := q.Table
+	if s != nil {
+		if table != "" && table != s.Table {
+			return nil, fmt.Errorf("%w: Model %s has table %q, not %q", ErrInvalidQuery, s.Name, s.Table, table)
+		}
+		table = s.Table
+	}
+	pks := slices.Clone(q.ObjectPKs)
+	if q.Objects != nil {
+		os, keys, err := objectKeys(tx, q.Objects)
+		if err != nil {
+			return nil, err
+		}
+		if s != nil && os.ModelType != s.ModelType || table != "" && os.Table != table {
+			return nil, fmt.Errorf("%w: Objects of %s do not belong to table %q", ErrInvalidQuery, os.Name, table)
+		}
+		s, table = os, os.Table
+		pks = append(pks, keys...)
+	}
+	if len(q.ObjectPKs) > 0 && table == "" {
+		return nil, fmt.Errorf("%w: ObjectPKs need Model or Table", ErrInvalidQuery)
+	}
+	column := ""
+	if q.Field != "" {
+		switch {
+		case s != nil:
+			fld := s.LookUpField(q.Field)
+			if fld == nil || fld.DBName == "" {
+				return nil, fmt.Errorf("%w %q in Query.Field of %s", ErrUnknownField, q.Field, s.Name)
+			}
+			column = fld.DBName
+		case table != "":
+			if !tx.Migrator().HasColumn(table, q.Field) {
+				return nil, fmt.Errorf("%w %q in Query.Field: table %q has no such column", ErrUnknownField, q.Field, table)
+			}
+			column = q.Field
+		default:
+			return nil, fmt.Errorf("%w: Field needs Model or Table", ErrInvalidQuery)
+		}
+	}
+	for _, a := range q.Actions {
+		if err := validActionName(a); err != nil {
+			return nil, err
+		}
+	}
+
+	col := func(name string) clause.Column { return clause.Column{Name: name} }
+	if table != "" {
+		f.conds = append(f.conds, clause.Eq{Column: col("table_name"), Value: table})
+	}
+	if len(pks) == 1 {
+		f.conds = append(f.conds, clause.Eq{Column: col("object_pk"), Value: pks[0]})
+	} else if len(pks) > 1 {
+		f.conds = append(f.conds, clause.IN{Column: col("object_pk"), Values: anySlice(pks)})
+	}
+	if len(q.Actors) == 1 {
+		f.conds = append(f.conds, clause.Eq{Column: col("actor_id"), Value: q.Actors[0]})
+	} else if len(q.Actors) > 1 {
+		f.conds = append(f.conds, clause.IN{Column: col("actor_id"), Values: anySlice(q.Actors)})
+	}
+	if len(q.Actions) == 1 {
+		f.conds = append(f.conds, clause.Eq{Column: col("action"), Value: string(q.Actions[0])})
+	} else if len(q.Actions) > 1 {
+		f.conds = append(f.conds, clause.IN{Column: col("action"), Values: anySlice(q.Actions)})
+	}
+	if q.CID != "" {
+		f.conds = append(f.conds, clause.Eq{Column: col("cid"), Value: q.CID})
+	}
+	if !q.Since.IsZero() {
+		f.conds = append(f.conds, clause.Gte{Column: col("created_at"), Value: q.Since.UTC()})
+	}
+	if !q.Until.IsZero() {
+		f.conds = append(f.conds, clause.Lt{Column: col("created_at"), Value: q.Until.UTC()})
+	}
+	if column != "" {
+		f.conds = append(f.conds, changedField(tx, column))
+	}
+
+	// The fingerprint covers everything that decides which rows come in
+	// which order, so that a cursor cannot be replayed on another query.
+	h := fnv.New64a()
+	enc := json.NewEncoder(h)
+	_ = enc.Encode([]any{p.cfg.table, table, pks, q.Actors, q.Actions, q.CID,
+		q.Since.UnixNano(), q.Since.IsZero(), q.Until.UnixNano(), q.Until.IsZero(), column, q.Oldest})
+	f.fingerprint = h.Sum64()
+	return f, nil
+}
+
+// changedField selects entries whose changes have the column as a key.
+func changedField(tx *gorm.DB, column string) clause.Expression {
+	switch tx.Dialector.Name() {
+	case "postgres":
+		return clause.Expr{SQL: "jsonb_exists(?, ?)", Vars: []any{clause.Column{Name: "changes"}, column}}
+	case "mysql":
+		return clause.Expr{SQL: "JSON_CONTAINS_PATH(?, 'one', ?)", Vars: []any{clause.Column{Name: "changes"}, jsonPath(column)}}
+	}
+	return clause.Expr{SQL: "json_type(?, ?) IS NOT NULL", Vars: []any{clause.Column{Name: "changes"}, jsonPath(column)}}
+}
+
+// jsonPath is the JSON path of an object key: $."key", with quotes and
+// backslashes escaped.
+func jsonPath(key string) string {
+	b, _ := json.Marshal(key)
+	return "$." + string(b)
+}
+
+func anySlice[T any](values []T) []any {
+	out := make([]any, len(values))
+	for i, v := range values {
+		out[i] = v
+	}
+	return out
+}
+
+// objectKeys returns the schema and key texts of Query.Objects.
+func objectKeys(tx *gorm.DB, objects any) (*schema.Schema, []string, error) {
+	stmt := &gorm.Statement{DB: tx}
+	if err := stmt.Parse(objects); err != nil {
+		return nil, nil, fmt.Errorf("auditlog: query objects %T: %w: %w", objects, ErrInvalidModel, err)
+	}
+	s := stmt.Schema
+	if len(s.PrimaryFields) == 0 {
+		return nil, nil, fmt.Errorf("auditlog: query objects of %s: %w", s.Name, ErrNoPrimaryKey)
+	}
+	var keys []string
+	err := eachStruct(reflect.ValueOf(objects), func(row reflect.Value) error {
+		values := make([]any, len(s.PrimaryFields))
+		for i, f := range s.PrimaryFields {
+			v, zero := f.ValueOf(tx.Statement.Context, row)
+			if zero {
+				return fmt.Errorf("auditlog: query objects of %s: %w", s.Name, ErrNoObjectKey)
+			}
+			values[i] = v
+		}
+		key, err := keyText(s, values)
+		keys = append(keys, key)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(keys) == 0 {
+		return nil, nil, fmt.Errorf("%w: Objects holds no object", ErrInvalidQuery)
+	}
+	return s, keys, nil
+}
+
+// A cursor is base64url of: version byte 1, the query fingerprint (8
+// bytes), CreatedAt as Unix nanoseconds (8 bytes) and the ID (8 bytes).
+const cursorLen = 1 + 8 + 8 + 8
+
+func (f *filters) encodeCursor(at time.Time, id int64) string {
+	var b [cursorLen]byte
+	b[0] = 1
+	binary.BigEndian.PutUint64(b[1:], f.fingerprint)
+	binary.BigEndian.PutUint64(b[9:], uint64(at.UnixNano()))
+	binary.BigEndian.PutUint64(b[17:], uint64(id))
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func (f *filters) decodeCursor(s string) (time.Time, int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) != cursorLen || b[0] != 1 {
+		return time.Time{}, 0, fmt.Errorf("%w: malformed", ErrInvalidCursor)
+	}
+	if binary.BigEndian.Uint64(b[1:]) != f.fingerprint {
+		return time.Time{}, 0, fmt.Errorf("%w: it belongs to another query", ErrInvalidCursor)
+	}
+	at := time.Unix(0, int64(binary.BigEndian.Uint64(b[9:]))).UTC()
+	return at, int64(binary.BigEndian.Uint64(b[17:])), nil
+}
+
+// storedEntry is a log row with its JSON columns undecoded, so that one
+// corrupt row does not fail a whole read.
+type storedEntry struct {
+	ID         int64     `gorm:"column:id"`
+	Table      string    `gorm:"column:table_name"`
+	ObjectPK   string    `gorm:"column:object_pk"`
+	ObjectRepr string    `gorm:"column:object_repr"`
+	Action     string    `gorm:"column:action"`
+	Changes    []byte    `gorm:"column:changes"`
+	ActorID    string    `gorm:"column:actor_id"`
+	RemoteAddr string    `gorm:"column:remote_addr"`
+	CID        string    `gorm:"column:cid"`
+	Data       []byte    `gorm:"column:data"`
+	Snapshot   []byte    `gorm:"column:snapshot"`
+	CreatedAt  time.Time `gorm:"column:created_at"`
+}
+
+// decode turns a stored row into a LogEntry.
+func (s *storedEntry) decode() (LogEntry, error) {
+	e := LogEntry{ID: s.ID, Table: s.Table, ObjectPK: s.ObjectPK, ObjectRepr: s.ObjectRepr, Action: Action(s.Action),
+		ActorID: s.ActorID, RemoteAddr: s.RemoteAddr, CID: s.CID, CreatedAt: s.CreatedAt.UTC()}
+	if err := e.Changes.Scan(nilIfEmpty(s.Changes)); err != nil {
+		return e, err
+	}
+	if err := e.Data.Scan(nilIfEmpty(s.Data)); err != nil {
+		return e, err
+	}
+	if err := e.Snapshot.Scan(nilIfEmpty(s.Snapshot)); err != nil {
+		return e, err
+	}
+	return e, nil
+}
+
+func nilIfEmpty(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+// decodeEntries decodes stored rows, leaving out (and listing) the rows
+// whose JSON is corrupt.
+func decodeEntries(rows []storedEntry) ([]LogEntry, []int64) {
+	entries := make([]LogEntry, 0, len(rows))
+	var corrupt []int64
+	for i := range rows {
+		e, err := rows[i].decode()
+		if err != nil {
+			corrupt = append(corrupt, rows[i].ID)
+			continue
+		}
+		entries = append(entries, e)
+	}
+	return entries, corrupt
+}
