@@ -1,0 +1,106 @@
+package auditlog
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// PurgeOptions narrows and paces Plugin.Purge. The zero value purges every
+// entry older than the cut-off, 1000 at a time.
+type PurgeOptions struct {
+	// Models and Tables limit the purge to the entries of these models
+	// (pointers to model structs) and tables; both empty means all.
+	Models []any
+	Tables []string
+	// Actions limits the purge to these actions; empty means all.
+	Actions []Action
+	// BatchSize is how many entries one DELETE removes (default 1000, at
+	// most 10000).
+	BatchSize int
+	// Progress, when set, is called after each batch with the number of
+	// entries deleted so far.
+	Progress func(deleted int64)
+}
+
+// Purge deletes the entries created before the cut-off (CreatedAt < before)
+// that match opts, and reports how many went. It works in batches: each
+// selects the IDs of the oldest BatchSize matching entries through the
+// (created at, id) index and deletes them by ID, in its own statement (its
+// own transaction unless db is one), so that no lock is held on the whole
+// table and memory stays bounded by the batch size. It stops at the first
+// error or when ctx is done, returning the count deleted so far; batches
+// already deleted stay deleted.
+//
+// It returns an error wrapping ErrInvalidQuery for a zero cut-off or batch
+// size over the limit, ErrInvalidModel for a bad model, ErrInvalidAction for
+// a malformed action.
+func (p *Plugin) Purge(ctx context.Context, db *gorm.DB, before time.Time, opts PurgeOptions) (int64, error) {
+	if before.IsZero() {
+		return 0, fmt.Errorf("%w: Purge needs a cut-off time", ErrInvalidQuery)
+	}
+	batch := opts.BatchSize
+	switch {
+	case batch == 0:
+		batch = 1000
+	case batch < 0 || batch > 10000:
+		return 0, fmt.Errorf("%w: purge batch size %d is not between 1 and 10000", ErrInvalidQuery, batch)
+	}
+	tx := db.Session(&gorm.Session{NewDB: true, Context: ctx})
+	tables := slices.Clone(opts.Tables)
+	for _, m := range opts.Models {
+		stmt := &gorm.Statement{DB: tx}
+		if err := stmt.Parse(m); err != nil {
+			return 0, fmt.Errorf("auditlog: purge model %T: %w: %w", m, ErrInvalidModel, err)
+		}
+		tables = append(tables, stmt.Schema.Table)
+	}
+	for _, a := range opts.Actions {
+		if err := validActionName(a); err != nil {
+			return 0, err
+		}
+	}
+	conds := []clause.Expression{clause.Lt{Column: clause.Column{Name: "created_at"}, Value: before.UTC()}}
+	if len(tables) > 0 {
+		conds = append(conds, clause.IN{Column: clause.Column{Name: "table_name"}, Values: anySlice(tables)})
+	}
+	if len(opts.Actions) > 0 {
+		conds = append(conds, clause.IN{Column: clause.Column{Name: "action"}, Values: anySlice(opts.Actions)})
+	}
+
+	var deleted int64
+	ids := make([]int64, 0, batch)
+	for {
+		if err := ctx.Err(); err != nil {
+			return deleted, fmt.Errorf("auditlog: purge: %w", err)
+		}
+		ids = ids[:0]
+		q := tx.Table(p.cfg.table)
+		for _, c := range conds {
+			q = q.Where(c)
+		}
+		err := q.Order(entryOrder(true)).Limit(batch).Pluck("id", &ids).Error
+		if err != nil {
+			return deleted, fmt.Errorf("auditlog: purge: select batch: %w", err)
+		}
+		if len(ids) == 0 {
+			return deleted, nil
+		}
+		res := tx.Table(p.cfg.table).Where(clause.IN{Column: clause.Column{Name: "id"}, Values: anySlice(ids)}).
+			Delete(&LogEntry{})
+		if res.Error != nil {
+			return deleted, fmt.Errorf("auditlog: purge: delete batch: %w", res.Error)
+		}
+		deleted += res.RowsAffected
+		if opts.Progress != nil {
+			opts.Progress(deleted)
+		}
+		if len(ids) < batch {
+			return deleted, nil
+		}
+	}
+}
