@@ -22,6 +22,7 @@ type Plugin struct {
 	models  map[reflect.Type]*modelConfig
 	plans   map[*schema.Schema]*plan
 	actions map[Action]actionDef
+	display map[string]map[string]displayField // by table, for DisplayChanges
 
 	parsed sync.Map // schema cache for Register's validation
 	stamps sync.Map // *schema.Schema -> *stampFields (nil: none)
@@ -41,6 +42,7 @@ func New(opts ...Option) *Plugin {
 		models:  map[reflect.Type]*modelConfig{},
 		plans:   map[*schema.Schema]*plan{},
 		actions: defaultActionDefs(),
+		display: map[string]map[string]displayField{},
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -93,6 +95,7 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 	p.mu.Lock()
 	p.naming = db.NamingStrategy
 	clear(p.plans)
+	clear(p.display)
 	p.parsed.Clear() // parsed with the default naming if Register came first
 	p.stamps.Clear()
 	p.mu.Unlock()

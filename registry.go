@@ -194,6 +194,7 @@ func (p *Plugin) Register(model any, opts ...ModelOption) error {
 	defer p.mu.Unlock()
 	p.models[typ] = cfg
 	clear(p.plans)
+	clear(p.display)
 	return nil
 }
 
@@ -208,6 +209,7 @@ func (p *Plugin) Unregister(model any) {
 	defer p.mu.Unlock()
 	delete(p.models, typ)
 	clear(p.plans)
+	clear(p.display)
 }
 
 // Registered reports whether writes of model's type are tracked: it was
