@@ -174,6 +174,7 @@ func keysetAfter(at time.Time, id int64, oldest bool) clause.Expression {
 type filters struct {
 	conds       []clause.Expression
 	fingerprint uint64
+	schema      *schema.Schema // the model, when the query names one
 }
 
 func (f *filters) apply(tx *gorm.DB) *gorm.DB {
@@ -275,6 +276,8 @@ func (p *Plugin) compile(tx *gorm.DB, q Query) (*filters, error) {
 	if column != "" {
 		f.conds = append(f.conds, changedField(tx, column))
 	}
+
+	f.schema = s
 
 	// The fingerprint covers everything that decides which rows come in
 	// which order, so that a cursor cannot be replayed on another query.
