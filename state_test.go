@@ -62,7 +62,9 @@ func TestStateAt(t *testing.T) {
 		steps := []func() error{
 			func() error { return db.Create(&item).Error },
 			func() error { return db.Model(&item).Update("name", "pencil").Error },
-			func() error { return db.Model(&Item{}).Where("id = ?", item.ID).Update("qty", gorm.Expr("qty + 4")).Error },
+			func() error {
+				return db.Model(&Item{}).Where("id = ?", item.ID).Update("qty", gorm.Expr("qty + 4")).Error
+			},
 			func() error { return db.Delete(&item).Error },
 			func() error { return db.Create(&gone).Error },
 			func() error { return db.Unscoped().Delete(&gone).Error },
