@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/gorm-auditlog/auditlog"
 	"gorm.io/driver/sqlite"
@@ -217,4 +218,131 @@ func ExampleBeforeLog() {
 	// Output:
 	// create admin map[tenant:acme]
 	// Ada L.
+}
+
+type Invoice struct {
+	ID     int64
+	Number string
+	Status string
+	Total  int
+}
+
+// tick is a clock for examples: 2026-01-01 09:00 UTC, one minute later at
+// each call.
+func tick() func() time.Time {
+	t := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	return func() time.Time { t = t.Add(time.Minute); return t }
+}
+
+// Find reads entries page by page with a keyset cursor; filters combine.
+func ExamplePlugin_Find() {
+	db, cleanup := openExampleDB()
+	defer cleanup()
+	audit := auditlog.New(auditlog.WithClock(tick()))
+	db.Use(audit)
+	db.AutoMigrate(&auditlog.LogEntry{}, &Invoice{})
+	audit.Register(&Invoice{})
+
+	ctx := auditlog.WithActor(context.Background(), "clerk")
+	inv := Invoice{Number: "2026-001", Status: "draft", Total: 100}
+	db.WithContext(ctx).Create(&inv)
+	for _, status := range []string{"sent", "paid", "archived"} {
+		db.WithContext(ctx).Model(&inv).Update("status", status)
+	}
+
+	q := auditlog.Query{Objects: &inv, Field: "Status", Oldest: true, Limit: 2}
+	for {
+		page, err := audit.Find(ctx, db, q)
+		if err != nil {
+			panic(err)
+		}
+		for _, e := range page.Entries {
+			fmt.Println(e.CreatedAt.Format("15:04"), e.Action, e.ChangesString())
+		}
+		if page.Next == "" {
+			break
+		}
+		q.Cursor = page.Next
+	}
+	// Output:
+	// 09:01 create id: null → 1; number: null → 2026-001; status: null → draft; total: null → 100
+	// 09:02 update status: draft → sent
+	// 09:03 update status: sent → paid
+	// 09:04 update status: paid → archived
+}
+
+// DisplayChanges renders an entry for people: labels, local times, values
+// cut to a length.
+func ExamplePlugin_DisplayChanges() {
+	db, cleanup := openExampleDB()
+	defer cleanup()
+	audit := auditlog.New()
+	db.Use(audit)
+	db.AutoMigrate(&auditlog.LogEntry{}, &Invoice{})
+	audit.Register(&Invoice{}, auditlog.Label("Total", "Amount (EUR)"), auditlog.Exclude("ID"))
+
+	inv := Invoice{Number: "2026-001", Status: "draft", Total: 100}
+	db.Create(&inv)
+	db.Model(&inv).Updates(map[string]any{"status": "sent to the customer by registered mail", "total": 120})
+
+	entries, _ := audit.History(context.Background(), db, &inv)
+	for _, c := range audit.DisplayChanges(entries[0], auditlog.DisplayOptions{MaxLen: 20}) {
+		fmt.Printf("%s: %s → %s\n", c.Label, c.Old, c.New)
+	}
+	// Output:
+	// Status: draft → sent to the custome…
+	// Amount (EUR): 100 → 120
+}
+
+// StateAt answers "what was it at that time?"; Revert restores it with a
+// normal, audited update.
+func ExamplePlugin_Revert() {
+	db, cleanup := openExampleDB()
+	defer cleanup()
+	audit := auditlog.New(auditlog.WithClock(tick()))
+	db.Use(audit)
+	db.AutoMigrate(&auditlog.LogEntry{}, &Invoice{})
+	audit.Register(&Invoice{}, auditlog.Include("Status", "Total"))
+
+	ctx := context.Background()
+	inv := Invoice{Number: "2026-001", Status: "draft", Total: 100}
+	db.Create(&inv)                                                      // 09:01
+	db.Model(&inv).Updates(Invoice{Status: "sent", Total: 90})           // 09:02
+	db.Model(&inv).Updates(map[string]any{"status": "void", "total": 0}) // 09:03
+
+	at := time.Date(2026, 1, 1, 9, 2, 30, 0, time.UTC)
+	state, _ := audit.StateAt(ctx, db, &inv, at)
+	fmt.Println("at 09:02:30:", state["status"], state["total"])
+
+	entries, _ := audit.History(ctx, db, &inv) // newest first
+	if err := audit.Revert(auditlog.WithActor(ctx, "admin"), db, &inv, entries[0].ID); err != nil {
+		panic(err)
+	}
+	db.First(&inv, inv.ID)
+	fmt.Println("after revert:", inv.Status, inv.Total)
+	entries, _ = audit.History(ctx, db, &inv)
+	fmt.Println(entries[0].ActorID, entries[0].ChangesString())
+	// Output:
+	// at 09:02:30: sent 90
+	// after revert: sent 90
+	// admin status: void → sent; total: 0 → 90
+}
+
+// Purge deletes old entries in batches and reports how many went.
+func ExamplePlugin_Purge() {
+	db, cleanup := openExampleDB()
+	defer cleanup()
+	audit := auditlog.New(auditlog.WithClock(tick()))
+	db.Use(audit)
+	db.AutoMigrate(&auditlog.LogEntry{}, &Invoice{})
+	audit.Register(&Invoice{})
+
+	for i := range 5 {
+		db.Create(&Invoice{Number: fmt.Sprint("2026-00", i)}) // 09:01 ... 09:05
+	}
+	before := time.Date(2026, 1, 1, 9, 4, 0, 0, time.UTC)
+	n, err := audit.Purge(context.Background(), db, before, auditlog.PurgeOptions{BatchSize: 2})
+	fmt.Println(n, err)
+	// Output:
+	// 3 <nil>
 }
