@@ -69,6 +69,16 @@
 // enrich or veto entries, AfterLog hooks observe them. ActorStamps, embedded
 // in a model, is filled with the actor on create and update.
 //
+// # Reading the log
+//
+// Plugin.History returns one object's entries; Plugin.Find filters by model,
+// objects, actors, actions, correlation id, time and changed field, a page at
+// a time with a keyset cursor. LogEntry.ChangesString and
+// Plugin.DisplayChanges render changes for people. Plugin.StateAt rebuilds an
+// object's fields at a point in time; Plugin.Revert restores them as an
+// audited update. Plugin.Purge enforces retention in bounded batches. The
+// command cmd/auditlog does the same from a shell.
+//
 // # Transactions
 //
 // Entries are inserted by callbacks that run before
