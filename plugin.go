@@ -72,6 +72,7 @@ const (
 	cbAfter  = "auditlog:after"
 	cbEnd    = "auditlog:end"
 	cbStamp  = "auditlog:stamp"
+	cbUnwrap = "auditlog:unwrap"
 	cbAccess = "auditlog:access"
 )
 
@@ -87,6 +88,9 @@ const (
 //     transaction;
 //   - auditlog:end, after gorm:commit_or_rollback_transaction, commits or rolls
 //     back the transaction that auditlog:begin opened;
+//   - auditlog:unwrap, on update right after gorm:update, ends the span in
+//     which the UPDATE's new rows are taken from RETURNING (PostgreSQL,
+//     SQLite);
 //   - auditlog:stamp, on create before the INSERT, fills ActorStamps (on
 //     update auditlog:before does);
 //   - auditlog:access, on the query chain after gorm:query, records reads of
@@ -111,6 +115,7 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 
 		update.Before("gorm:setup_reflect_value").Register(cbBegin, p.begin),
 		update.Before("gorm:update").Register(cbBefore, p.beforeUpdate),
+		update.After("gorm:update").Before("gorm:save_after_associations").Register(cbUnwrap, p.unwrap),
 		update.After("gorm:update").Before("gorm:after_update").Register(cbAfter, p.afterUpdate),
 		update.After("gorm:commit_or_rollback_transaction").Register(cbEnd, p.end),
 

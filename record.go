@@ -39,9 +39,10 @@ type op struct {
 	keyValues [][]any                  // primary-key values, parallel to keys
 	where     *clause.Clause           // the statement's WHERE before it was restricted
 	hadWhere  bool
-	addedSet  bool         // auditlog:before built the SET clause and must remove it
-	assign    []assignment // the UPDATE's tracked values, when carried is true
-	carried   bool         // new states are old states with assign applied
+	addedSet  bool           // auditlog:before built the SET clause and must remove it
+	assign    []assignment   // the UPDATE's tracked values, when carried is true
+	carried   bool           // new states are old states with assign applied
+	returning *returningPool // the UPDATE returns its new rows (see returning.go)
 }
 
 // trackedPlan returns the plan of a write that is tracked: the model is
@@ -243,6 +244,10 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 		return
 	}
 	o.restrict(db)
+	if !o.carried && len(o.keys) > 0 && db.Error == nil && canReturn(db) {
+		o.returning = newReturningPool(db, pl)
+		stmt.ConnPool = o.returning
+	}
 }
 
 // afterUpdate compares the rows as read before with what they hold now.
@@ -252,6 +257,7 @@ func (p *Plugin) afterUpdate(db *gorm.DB) {
 		return
 	}
 	stmt := db.Statement
+	o.unwrap(stmt)
 	if o.addedSet {
 		delete(stmt.Clauses, "SET")
 	}
@@ -267,6 +273,16 @@ func (p *Plugin) afterUpdate(db *gorm.DB) {
 			state := pl.apply(old, o.assign)
 			if changes := pl.diff(old, state); changes != nil {
 				b.add(ActionUpdate, key, reflect.Value{}, changes, state, old)
+			}
+		}
+		p.write(db, b)
+		return
+	}
+	if r := o.returning; r != nil && r.used {
+		for _, row := range r.rows {
+			old := o.old[row.key]
+			if changes := pl.diff(old, row.state); changes != nil {
+				b.add(ActionUpdate, row.key, row.model, changes, row.state, old)
 			}
 		}
 		p.write(db, b)

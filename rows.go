@@ -1,6 +1,8 @@
 package auditlog
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"reflect"
 	"time"
@@ -74,6 +76,12 @@ func scanRows(db *gorm.DB, pl *plan, q rowQuery, fn func(scannedRow) error) erro
 		return err
 	}
 	defer rows.Close()
+	return scanResult(ctx, pl, rows, fn)
+}
+
+// scanResult reads rows of the plan's columns (in pl.columns order).
+func scanResult(ctx context.Context, pl *plan, rows *sql.Rows, fn func(scannedRow) error) error {
+	var err error
 	dests := make([]any, len(pl.columns))
 	for rows.Next() {
 		for i, f := range pl.columnFields {

@@ -1,0 +1,79 @@
+package auditlog
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// TestExpressionUpdates checks the new values of gorm.Expr updates, which
+// come from the UPDATE's RETURNING on PostgreSQL and SQLite and from a read
+// on MySQL, in the connection modes that change the connection type, with a
+// statement that brings its own RETURNING, and with a callback that runs
+// another UPDATE on the statement's connection just before gorm:update.
+func TestExpressionUpdates(t *testing.T) {
+	configs := map[string]gorm.Config{
+		"default":                  {},
+		"prepared statements":      {PrepareStmt: true},
+		"no default transaction":   {SkipDefaultTransaction: true},
+		"callback before update":   {},
+		"statement with RETURNING": {},
+	}
+	for cfgName, config := range configs {
+		t.Run(cfgName, func(t *testing.T) {
+			for _, name := range testDatabases {
+				t.Run(name, func(t *testing.T) {
+					if cfgName == "statement with RETURNING" && name == "mysql" {
+						t.Skip("MariaDB has no UPDATE ... RETURNING")
+					}
+					cfg := config // gorm.Open keeps the plugins in the config
+					db := openTestDB(t, name, &cfg)
+					setup(t, db, []any{&Item{}}, Include("Qty", "Note"))
+					seedItems(t, db) // qty 10, 3, 0
+					if cfgName == "callback before update" {
+						err := db.Callback().Update().Before("gorm:update").Register("test:nested", func(tx *gorm.DB) {
+							if tx.Statement.Schema == nil || tx.Statement.Schema.Table != "items" {
+								return
+							}
+							note := "touched"
+							tx.AddError(tx.Session(&gorm.Session{NewDB: true}).Exec("UPDATE items SET note = ? WHERE id = 3", &note).Error)
+						})
+						if err != nil {
+							t.Fatal(err)
+						}
+					}
+					q := db.Model(&Item{}).Where("id < ?", 3)
+					var returned []Item
+					if cfgName == "statement with RETURNING" {
+						q = db.Model(&returned).Clauses(clause.Returning{}).Where("id < ?", 3)
+					}
+					if err := q.Update("qty", gorm.Expr("qty * 2 + ?", 1)).Error; err != nil {
+						t.Fatal(err)
+					}
+					want := []summary{
+						{ActionUpdate, "1", Changes{"qty": {num("10"), num("21")}}},
+						{ActionUpdate, "2", Changes{"qty": {num("3"), num("7")}}},
+					}
+					if diff := cmp.Diff(want, summarize(allEntries(t, db))); diff != "" {
+						t.Errorf("entries (-want +got):\n%s", diff)
+					}
+					if cfgName == "statement with RETURNING" && (len(returned) != 2 || returned[0].Qty != 21) {
+						t.Errorf("the statement's own RETURNING gave %+v", returned)
+					}
+					var items []Item
+					if err := db.Order("id").Find(&items).Error; err != nil {
+						t.Fatal(err)
+					}
+					if items[0].Qty != 21 || items[1].Qty != 7 || items[2].Qty != 0 {
+						t.Errorf("rows after the update: %+v", items)
+					}
+					if cfgName == "callback before update" && (items[2].Note == nil || *items[2].Note != "touched") {
+						t.Errorf("the nested UPDATE did not run as written: %+v", items[2])
+					}
+				})
+			}
+		})
+	}
+}
