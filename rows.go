@@ -82,11 +82,13 @@ func scanRows(db *gorm.DB, pl *plan, q rowQuery, fn func(scannedRow) error) erro
 // scanResult reads rows of the plan's columns (in pl.columns order).
 func scanResult(ctx context.Context, pl *plan, rows *sql.Rows, fn func(scannedRow) error) error {
 	var err error
+	// database/sql points each **T at a new T per row (or nil for NULL), so
+	// the destinations are reused across rows.
 	dests := make([]any, len(pl.columns))
+	for i, f := range pl.columnFields {
+		dests[i] = newScanDest(f)
+	}
 	for rows.Next() {
-		for i, f := range pl.columnFields {
-			dests[i] = newScanDest(f)
-		}
 		if err := rows.Scan(dests...); err != nil {
 			return err
 		}
