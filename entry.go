@@ -194,11 +194,8 @@ func jsonBytes(src any) ([]byte, error) {
 			return nil, nil
 		}
 		return v, nil
-	case string:
-		if v == "" || v == "null" {
-			return nil, nil
-		}
-		return []byte(v), nil
+	case string: // as []byte: drivers differ in which they return
+		return jsonBytes([]byte(v))
 	}
 	return nil, errors.New("auditlog: unsupported JSON column value " + fmt.Sprintf("%T", src))
 }

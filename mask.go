@@ -57,8 +57,7 @@ func (pl *plan) secrets(states ...rowState) []string {
 // scrub masks the clear values of masked fields (secrets) wherever a hook or
 // the context's data put them into e: ObjectRepr falls back to "Model(pk)",
 // and in Data every string containing a secret has it replaced by its masked
-// form, as has every number equal to one. Data is encoded once to look for
-// the secrets; it is rebuilt only when one is found.
+// form, as has every number equal to one (see maskData).
 func (pl *plan) scrub(e *LogEntry, secrets []string) error {
 	if len(secrets) == 0 {
 		return nil
@@ -69,40 +68,75 @@ func (pl *plan) scrub(e *LogEntry, secrets []string) error {
 			break
 		}
 	}
-	if len(e.Data) == 0 {
-		return nil
-	}
-	raw, err := json.Marshal(e.Data)
+	data, err := maskData(e.Data, secrets)
 	if err != nil {
 		return fmt.Errorf("auditlog: data of %s %s %s: %w", e.Action, e.Table, e.ObjectPK, err)
 	}
-	found := false
-	for _, s := range secrets {
-		quoted, _ := json.Marshal(s)
-		if bytes.Contains(raw, quoted[1:len(quoted)-1]) {
-			found = true
-			break
-		}
+	if data != nil {
+		e.Data = data
 	}
-	if !found {
-		return nil
-	}
-	var data map[string]any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&data); err != nil {
-		return fmt.Errorf("auditlog: data of %s %s %s: %w", e.Action, e.Table, e.ObjectPK, err)
-	}
-	e.Data = maskSecrets(data, secrets).(map[string]any)
 	return nil
 }
 
-// maskSecrets replaces the secrets in a decoded JSON value.
+// maskData returns data with the secrets masked, or nil when it holds none.
+// Data is encoded once to look for the secrets; it is rebuilt only when one
+// is found. Secrets are looked for as JSON stores them (invalid UTF-8 bytes
+// as U+FFFD); one that masking leaves unchanged ("**c") is ignored.
+func maskData(data map[string]any, secrets []string) (map[string]any, error) {
+	if len(data) == 0 || len(secrets) == 0 {
+		return nil, nil
+	}
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return nil, err
+	}
+	found := false
+	stored := make([]string, 0, len(secrets))
+	seen := make(map[string]bool, len(secrets))
+	for _, s := range secrets {
+		if !utf8.ValidString(s) {
+			// JSON stores each invalid byte as U+FFFD, and a U+FFFD of the
+			// data may stand for one: look in the decoded data.
+			s, found = string([]rune(s)), true
+		}
+		if seen[s] || MaskString(s) == s {
+			continue // a duplicate, or masking does not hide it
+		}
+		seen[s] = true
+		stored = append(stored, s)
+		if !found {
+			quoted, _ := json.Marshal(s)
+			found = bytes.Contains(raw, quoted[1:len(quoted)-1])
+		}
+	}
+	if !found || len(stored) == 0 {
+		return nil, nil
+	}
+	var decoded map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&decoded); err != nil {
+		return nil, err
+	}
+	return maskSecrets(decoded, stored).(map[string]any), nil
+}
+
+// maskSecrets replaces the secrets in a decoded JSON value. Masking one
+// occurrence can complete another ("a*" in "aa*" gives "a**"), so strings
+// are masked until no secret is left: each pass that changes a string turns
+// more of its runes into '*' (a secret's mask differs from it and has as
+// many runes), so this ends.
 func maskSecrets(v any, secrets []string) any {
 	switch x := v.(type) {
 	case string:
-		for _, s := range secrets {
-			x = strings.ReplaceAll(x, s, MaskString(s))
+		for again := true; again; {
+			again = false
+			for _, s := range secrets {
+				if strings.Contains(x, s) {
+					x = strings.ReplaceAll(x, s, MaskString(s))
+					again = true
+				}
+			}
 		}
 		return x
 	case json.Number:

@@ -43,7 +43,9 @@ func WithClock(now func() time.Time) Option {
 
 // WithMask masks the named fields in every tracked model that has them, for
 // example WithMask("Password", "Token"). Names are Go field names or column
-// names; a model without such a field is unaffected. Repeating adds names.
+// names; a model without such a field is unaffected. A primary key cannot be
+// masked (ObjectPK names the object in clear): Register fails with
+// ErrInvalidOption for a model whose key it names. Repeating adds names.
 func WithMask(fields ...string) Option {
 	return optionFunc(func(c *config) { c.mask = append(c.mask, fields...) })
 }
@@ -136,7 +138,9 @@ func Exclude(fields ...string) ModelOption {
 
 // Mask stores the named fields masked with MaskString in Changes and
 // Snapshot; their clear values are never written to the log. Changes are
-// still detected on the clear values. Repeating adds fields.
+// still detected on the clear values. A primary-key field cannot be masked,
+// as ObjectPK names the object in clear: Register fails with
+// ErrInvalidOption. Repeating adds fields.
 func Mask(fields ...string) ModelOption {
 	return modelOptionFunc(func(m *modelConfig) { m.mask = append(m.mask, fields...) })
 }

@@ -185,6 +185,12 @@ func (p *Plugin) Register(model any, opts ...ModelOption) error {
 			return fmt.Errorf("auditlog: register %s: %w: Mask(%q) names a field that is not tracked", s.Name, ErrInvalidOption, name)
 		}
 	}
+	for _, tf := range fields {
+		if tf.masked && tf.field.PrimaryKey {
+			return fmt.Errorf("auditlog: register %s: %w: %s is masked but is part of the primary key, which ObjectPK stores in clear to name the object",
+				s.Name, ErrInvalidOption, tf.field.Name)
+		}
+	}
 	for name := range cfg.labels {
 		if !tracks(fields, s.LookUpField(name)) {
 			return fmt.Errorf("auditlog: register %s: %w: Label(%q) names a field that is not tracked", s.Name, ErrInvalidOption, name)

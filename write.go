@@ -179,6 +179,9 @@ func (p *Plugin) write(db *gorm.DB, b *entryBatch) {
 
 // prepare runs the BeforeLog hooks and scrubs the entries.
 func (p *Plugin) prepare(ctx context.Context, b *entryBatch) error {
+	if err := b.scrubShared(); err != nil {
+		return err
+	}
 	if len(p.cfg.beforeLog) > 0 {
 		kept := b.entries[:0]
 		n := 0
@@ -204,6 +207,39 @@ func (p *Plugin) prepare(ctx context.Context, b *entryBatch) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// scrubShared masks, in the data every entry of the batch shares (WithData,
+// Log's data), the clear values of the masked fields of all the batch's rows:
+// an entry's own scrub knows only its row's values, and the shared data may
+// hold another row's. It runs before the hooks, while each entry's Data is
+// still a copy of the shared data.
+func (b *entryBatch) scrubShared() error {
+	if !b.scrub || len(b.data) == 0 || len(b.entries) < 2 {
+		return nil
+	}
+	var all []string
+	seen := map[string]bool{}
+	for _, secrets := range b.secrets {
+		for _, s := range secrets {
+			if !seen[s] {
+				seen[s] = true
+				all = append(all, s)
+			}
+		}
+	}
+	data, err := maskData(b.data, all)
+	if err != nil {
+		return fmt.Errorf("auditlog: data of %s %s: %w", b.entries[0].Action, b.pl.schema.Table, err)
+	}
+	if data == nil {
+		return nil // no secret in it
+	}
+	b.data = data
+	for i := range b.entries {
+		b.entries[i].Data = maps.Clone(b.data)
 	}
 	return nil
 }
