@@ -113,5 +113,9 @@
 // db.Table("name") from a map without its key fails with ErrUnidentifiedRow on
 // PostgreSQL, which cannot report the new key without a model. db.Table with
 // an alias or a schema-qualified name is not matched to a model. On MySQL the
-// DSN needs parseTime=true, as GORM does for time fields.
+// DSN needs parseTime=true, as GORM does for time fields. A primary key
+// cannot be masked. Revert cannot restore masked fields, and StateAt knows
+// only the columns changed since the first entry when an object's history
+// does not start with its creation. Secrets are masked in Data only when
+// they belong to a row of the same statement.
 package auditlog
