@@ -1,7 +1,6 @@
 package auditlog
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -140,23 +139,12 @@ func (p *Plugin) Message(e LogEntry) string {
 	return b.String()
 }
 
-// dataText is the text a Data value renders as in a message.
+// dataText is the text a Data value renders as in a message ("" for null).
 func dataText(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case json.Number:
-		return string(x)
-	case fmt.Stringer:
-		return x.String()
+	if str, ok := v.(fmt.Stringer); ok {
+		return str.String()
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
+	return textOf(v)
 }
 
 var placeholders = map[string]bool{

@@ -1,8 +1,6 @@
 package auditlog
 
 import (
-	"encoding/json"
-	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -38,26 +36,12 @@ func (e LogEntry) ChangesString() string {
 	return b.String()
 }
 
-// displayText is the text of a stored value.
+// displayText is the text of a stored value, "null" for null.
 func displayText(v any) string {
-	switch x := v.(type) {
-	case nil:
+	if v == nil {
 		return "null"
-	case string:
-		return x
-	case json.Number:
-		return string(x)
-	case bool:
-		if x {
-			return "true"
-		}
-		return "false"
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
+	return textOf(v)
 }
 
 // DisplayOptions says how Plugin.DisplayChanges renders values. The zero

@@ -59,7 +59,10 @@ func textOf(v any) string {
 		}
 		return "false"
 	}
-	b, _ := json.Marshal(v)
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
 	return string(b)
 }
 
