@@ -24,6 +24,7 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	fs.Var(&actors, "actor", "only entries by this `actor` (repeatable: any of them)")
 	fs.Var(&actions, "action", "only entries of this `action`, such as update (repeatable: any of them)")
 	fs.StringVar(&q.CID, "cid", "", "only entries of this correlation `id`")
+	fs.StringVar(&q.Field, "field", "", "only entries that changed this `column` (needs -model)")
 	fs.Var(timeFlag{&q.Since, e.now}, "since", "only entries created at or after this `time`")
 	fs.Var(timeFlag{&q.Until, e.now}, "until", "only entries created before this `time`")
 	fs.BoolVar(&q.Oldest, "oldest", true, "oldest first; -oldest=false for newest first")

@@ -22,6 +22,7 @@
 //	auditlog history -model invoices -pk '["acme","42"]' -format json
 //	auditlog -dsn 'host=db user=app dbname=app' export -since 2026-01-01 -until 2026-02-01 > jan.jsonl
 //	auditlog export -actor user-42 -action update -since 720h -quiet
+//	auditlog export -model invoices -field status -quiet
 //	auditlog purge -before 2160h -dry-run
 //	auditlog purge -before 2025-01-01 -model sessions -action access -batch 5000
 //
@@ -95,7 +96,7 @@ Reads and prunes the audit log of github.com/gorm-auditlog/auditlog.
 Commands:
   history -model TABLE -pk PK [-format table|json]
         one object's history, newest first
-  export [-model TABLE] [-actor A]... [-action X]... [-cid C] [-since T] [-until T] [-oldest=false] [-quiet]
+  export [-model TABLE] [-actor A]... [-action X]... [-cid C] [-field COLUMN] [-since T] [-until T] [-oldest=false] [-quiet]
         entries of a filtered range as JSON lines, oldest first
   purge -before T [-model TABLE]... [-action X]... [-batch N] [-dry-run] [-quiet]
         delete entries created before T

@@ -370,6 +370,11 @@ func TestExport(t *testing.T) {
 			wantStderr: "",
 		},
 		{
+			name:    "a changed column of a model",
+			args:    []string{"-model", "items", "-field", "status", "-quiet"},
+			wantIDs: append([]int64{1, 2, 3}, idRange(5, 255)...), // 4 changed only the name
+		},
+		{
 			name:    "actors",
 			args:    []string{"-actor", "alice", "-actor", "carol", "-quiet"},
 			wantIDs: []int64{1, 3, 5},
@@ -602,6 +607,10 @@ func TestBadInput(t *testing.T) {
 		{"help for an unknown command", nil, []string{"help", "frobnicate"}, 2, `unknown command "frobnicate"`},
 
 		// Runtime errors.
+		{"unknown field", nil, []string{"-dsn", dsn, "export", "-model", "items", "-field", "colour"}, 1,
+			`auditlog: unknown field "colour" in Query.Field: table "items" has no such column`},
+		{"field without a model", nil, []string{"-dsn", dsn, "export", "-field", "status"}, 1,
+			"auditlog: invalid query: Field needs Model or Table"},
 		{"reversed range", nil, []string{"-dsn", dsn, "export", "-since", "2026-01-03", "-until", "2026-01-02"}, 1,
 			"auditlog: invalid query: time range from 2026-01-03T00:00:00Z to 2026-01-02T00:00:00Z is empty or reversed"},
 		{"unknown model in history", nil, []string{"-dsn", dsn, "history", "-model", "itms", "-pk", "1"}, 1, `auditlog: unknown model/table "itms"`},
