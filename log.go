@@ -96,15 +96,7 @@ func (p *Plugin) addObject(ctx context.Context, b *entryBatch, action Action, ro
 	if row.Type() != pl.schema.ModelType {
 		return nil
 	}
-	values := make([]any, len(pl.schema.PrimaryFields))
-	for i, f := range pl.schema.PrimaryFields {
-		v, zero := f.ValueOf(ctx, row)
-		if zero {
-			return ErrNoObjectKey
-		}
-		values[i] = v
-	}
-	key, err := keyText(pl.schema, values)
+	key, err := objectKey(ctx, pl.schema, row)
 	if err != nil {
 		return err
 	}

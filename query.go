@@ -327,17 +327,12 @@ func objectKeys(tx *gorm.DB, objects any) (*schema.Schema, []string, error) {
 	}
 	var keys []string
 	err := eachStruct(reflect.ValueOf(objects), func(row reflect.Value) error {
-		values := make([]any, len(s.PrimaryFields))
-		for i, f := range s.PrimaryFields {
-			v, zero := f.ValueOf(tx.Statement.Context, row)
-			if zero {
-				return fmt.Errorf("auditlog: query objects of %s: %w", s.Name, ErrNoObjectKey)
-			}
-			values[i] = v
+		key, err := objectKey(tx.Statement.Context, s, row)
+		if err != nil {
+			return fmt.Errorf("auditlog: query objects of %s: %w", s.Name, err)
 		}
-		key, err := keyText(s, values)
 		keys = append(keys, key)
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, nil, err

@@ -23,6 +23,20 @@ func (pl *plan) key(ctx context.Context, row reflect.Value) (string, error) {
 	return keyText(pl.schema, values)
 }
 
+// objectKey is the LogEntry.ObjectPK text of an in-memory row of s, or
+// ErrNoObjectKey when a primary-key field is zero (the row names no object).
+func objectKey(ctx context.Context, s *schema.Schema, row reflect.Value) (string, error) {
+	values := make([]any, len(s.PrimaryFields))
+	for i, f := range s.PrimaryFields {
+		v, zero := f.ValueOf(ctx, row)
+		if zero {
+			return "", ErrNoObjectKey
+		}
+		values[i] = v
+	}
+	return keyText(s, values)
+}
+
 // keyText is the LogEntry.ObjectPK text of primary-key values: the value's
 // text for a single key, a JSON array of the texts for a composite key.
 func keyText(s *schema.Schema, values []any) (string, error) {
