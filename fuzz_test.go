@@ -83,8 +83,16 @@ func FuzzMaskDataHidesSecret(f *testing.F) {
 	f.Add("pass\xffword", "<", ">")
 	f.Add("🔑🔑", "", "🔑")
 	f.Fuzz(func(t *testing.T, secret, before, after string) {
-		if len([]rune(secret)) < 2 || MaskString(secret) == secret {
-			t.Skip("masking does not change this value") // see plan.secrets
+		// As stored: JSON replaces each invalid UTF-8 byte with U+FFFD.
+		var clear string
+		quoted, _ := json.Marshal(secret)
+		if err := json.Unmarshal(quoted, &clear); err != nil {
+			t.Fatal(err)
+		}
+		if len([]rune(secret)) < 2 || MaskString(clear) == clear {
+			// Masking does not change this value as stored ("*\xf7" is
+			// stored as "*\ufffd", its own mask): see plan.secrets.
+			t.Skip("masking does not change this value")
 		}
 		text := before + secret + after
 		data := map[string]any{"value": text, text: "key", "list": []any{text, map[string]any{"deep": text}}}
@@ -94,12 +102,6 @@ func FuzzMaskDataHidesSecret(f *testing.F) {
 		}
 		if masked == nil {
 			t.Fatalf("maskData found no secret %q in %q", secret, text)
-		}
-		// As stored: JSON replaces each invalid UTF-8 byte with U+FFFD.
-		var clear string
-		quoted, _ := json.Marshal(secret)
-		if err := json.Unmarshal(quoted, &clear); err != nil {
-			t.Fatal(err)
 		}
 		for _, s := range jsonStrings(masked) {
 			if strings.Contains(s, clear) {
