@@ -231,12 +231,18 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 	if pl == nil {
 		return // stamped only: afterUpdate removes the SET clause
 	}
-	if set, ok := stmt.Clauses["SET"].Expression.(clause.Set); ok {
-		o.assign, o.carried = pl.carriedAssignments(set)
-	}
 	conds := whereExprs(stmt)
 	if len(conds) == 0 && !stmt.AllowGlobalUpdate {
 		return // gorm:update fails with gorm.ErrMissingWhereClause
+	}
+	if canReturnOld(db) {
+		// One statement reads, locks and updates the rows (returning.go).
+		o.returning = newReturningPool(db, pl, true)
+		stmt.ConnPool = o.returning
+		return
+	}
+	if set, ok := stmt.Clauses["SET"].Expression.(clause.Set); ok {
+		o.assign, o.carried = pl.carriedAssignments(set)
 	}
 	// Without a model GORM applies no soft-delete scope, and neither may the read.
 	if err := o.readOld(db, conds, stmt.Unscoped || stmt.Schema == nil, stmt.BuildClauses); err != nil {
@@ -245,7 +251,7 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 	}
 	o.restrict(db)
 	if !o.carried && len(o.keys) > 0 && db.Error == nil && canReturn(db) {
-		o.returning = newReturningPool(db, pl)
+		o.returning = newReturningPool(db, pl, false)
 		stmt.ConnPool = o.returning
 	}
 }
@@ -262,11 +268,31 @@ func (p *Plugin) afterUpdate(db *gorm.DB) {
 		delete(stmt.Clauses, "SET")
 	}
 	o.unrestrict(stmt)
-	if o.plan == nil || db.Error != nil || len(o.keys) == 0 {
+	if o.plan == nil || db.Error != nil {
 		return
 	}
 	pl := o.plan
 	b := p.newBatch(stmt.Context, pl)
+	if r := o.returning; r != nil && r.withOld {
+		if !r.used {
+			// gorm:update did not run the UPDATE through the pool (another
+			// callback took its place or gave it a RETURNING): its rows are
+			// unknown, so the change must not commit without entries.
+			db.AddError(fmt.Errorf("auditlog: cannot record the UPDATE of %s: it did not run through auditlog:before's connection", pl.schema.Table))
+			return
+		}
+		for i, row := range r.rows {
+			old := r.old[i].state
+			if changes := pl.diff(old, row.state); changes != nil {
+				b.add(ActionUpdate, row.key, row.model, changes, row.state, old)
+			}
+		}
+		p.write(db, b)
+		return
+	}
+	if len(o.keys) == 0 {
+		return
+	}
 	if o.carried {
 		for _, key := range o.keys {
 			old := o.old[key]

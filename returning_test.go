@@ -77,3 +77,57 @@ func TestExpressionUpdates(t *testing.T) {
 		})
 	}
 }
+
+// TestOneStatementUpdateRefusesChangedStatement: on PostgreSQL an update runs
+// as one statement built from its UPDATE, SET and WHERE clauses. A callback
+// that gives the statement another clause between auditlog:before and
+// gorm:update would make it a different statement, or one that runs around
+// the plugin: the update fails and changes nothing.
+func TestOneStatementUpdateRefusesChangedStatement(t *testing.T) {
+	changes := map[string]struct {
+		change func(*gorm.Statement)
+		want   string
+	}{
+		"FROM added": {
+			change: func(s *gorm.Statement) {
+				s.AddClause(clause.From{Tables: []clause.Table{{Name: "items", Alias: "other"}}})
+			},
+			want: "auditlog: cannot record the UPDATE of items: clause FROM was added after auditlog:before",
+		},
+		"RETURNING added": {
+			change: func(s *gorm.Statement) { s.AddClause(clause.Returning{}) },
+			want:   "auditlog: cannot record the UPDATE of items: it did not run through auditlog:before's connection",
+		},
+	}
+	for changeName, tc := range changes {
+		t.Run(changeName, func(t *testing.T) {
+			forEachDB(t, func(t *testing.T, db *gorm.DB) {
+				if db.Dialector.Name() != "postgres" {
+					t.Skip("the one-statement update is PostgreSQL's")
+				}
+				setup(t, db, []any{&Item{}}, Include("Qty"))
+				seedItems(t, db) // qty 10, 3, 0
+				err := db.Callback().Update().Before("gorm:update").Register("test:change", func(tx *gorm.DB) {
+					tc.change(tx.Statement)
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = db.Model(&Item{}).Where("id < ?", 3).Update("qty", gorm.Expr("qty + 1")).Error
+				if err == nil || err.Error() != tc.want {
+					t.Fatalf("update: %v, want %q", err, tc.want)
+				}
+				var items []Item
+				if err := db.Order("id").Find(&items).Error; err != nil {
+					t.Fatal(err)
+				}
+				if len(items) != 3 || items[0].Qty != 10 || items[1].Qty != 3 {
+					t.Errorf("rows after the failed update: %+v", items)
+				}
+				if diff := cmp.Diff([]summary(nil), summarize(allEntries(t, db))); diff != "" {
+					t.Errorf("entries (-want +got):\n%s", diff)
+				}
+			})
+		})
+	}
+}

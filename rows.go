@@ -81,47 +81,73 @@ func scanRows(db *gorm.DB, pl *plan, q rowQuery, fn func(scannedRow) error) erro
 
 // scanResult reads rows of the plan's columns (in pl.columns order).
 func scanResult(ctx context.Context, pl *plan, rows *sql.Rows, fn func(scannedRow) error) error {
-	var err error
-	// database/sql points each **T at a new T per row (or nil for NULL), so
-	// the destinations are reused across rows.
-	dests := make([]any, len(pl.columns))
-	for i, f := range pl.columnFields {
-		dests[i] = newScanDest(f)
-	}
+	sc := newRowScanner(pl, 1)
 	for rows.Next() {
-		if err := rows.Scan(dests...); err != nil {
+		if err := rows.Scan(sc.dests...); err != nil {
 			return err
 		}
-		r := scannedRow{
-			keyValues: make([]any, len(pl.keyColumns)),
-			state:     make(rowState, len(pl.fields)),
-		}
-		for i, col := range pl.keyColumns {
-			r.keyValues[i] = scannedValue(dests[col])
-		}
-		if r.key, err = keyText(pl.schema, r.keyValues); err != nil {
+		r, err := sc.row(ctx, 0)
+		if err != nil {
 			return err
-		}
-		for i, tf := range pl.fields {
-			v, err := normalize(scannedValue(dests[pl.fieldColumns[i]]), tf.kind)
-			if err != nil {
-				return fmt.Errorf("auditlog: %s.%s: %w", pl.schema.Name, tf.field.Name, err)
-			}
-			r.state[i] = v
-		}
-		if pl.stringer {
-			r.model = reflect.New(pl.schema.ModelType).Elem()
-			for i, f := range pl.columnFields {
-				if v := scannedValue(dests[i]); v != nil && f.Serializer == nil {
-					_ = f.Set(ctx, r.model, v) // best effort: only used for ObjectRepr
-				}
-			}
 		}
 		if err := fn(r); err != nil {
 			return err
 		}
 	}
 	return rows.Err()
+}
+
+// rowScanner holds scan destinations for copies of the plan's columns side
+// by side in one result row (two for an UPDATE returning old and new values).
+// database/sql points each **T at a new T per row (or nil for NULL), so the
+// destinations are reused across rows.
+type rowScanner struct {
+	pl    *plan
+	dests []any
+}
+
+func newRowScanner(pl *plan, copies int) *rowScanner {
+	dests := make([]any, 0, copies*len(pl.columns))
+	for range copies {
+		for _, f := range pl.columnFields {
+			dests = append(dests, newScanDest(f))
+		}
+	}
+	return &rowScanner{pl: pl, dests: dests}
+}
+
+// row converts the copy of the plan's columns that starts at part×columns in
+// the destinations last scanned.
+func (sc *rowScanner) row(ctx context.Context, part int) (scannedRow, error) {
+	pl := sc.pl
+	dests := sc.dests[part*len(pl.columns):][:len(pl.columns)]
+	r := scannedRow{
+		keyValues: make([]any, len(pl.keyColumns)),
+		state:     make(rowState, len(pl.fields)),
+	}
+	for i, col := range pl.keyColumns {
+		r.keyValues[i] = scannedValue(dests[col])
+	}
+	var err error
+	if r.key, err = keyText(pl.schema, r.keyValues); err != nil {
+		return r, err
+	}
+	for i, tf := range pl.fields {
+		v, err := normalize(scannedValue(dests[pl.fieldColumns[i]]), tf.kind)
+		if err != nil {
+			return r, fmt.Errorf("auditlog: %s.%s: %w", pl.schema.Name, tf.field.Name, err)
+		}
+		r.state[i] = v
+	}
+	if pl.stringer {
+		r.model = reflect.New(pl.schema.ModelType).Elem()
+		for i, f := range pl.columnFields {
+			if v := scannedValue(dests[i]); v != nil && f.Serializer == nil {
+				_ = f.Set(ctx, r.model, v) // best effort: only used for ObjectRepr
+			}
+		}
+	}
+	return r, nil
 }
 
 // newScanDest is a **T for a field of type T (nil after scanning NULL), or a

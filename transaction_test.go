@@ -170,7 +170,8 @@ func TestFailingValuerFailsTheChange(t *testing.T) {
 
 // TestTooManyRowsFailsCleanly: a Where write matching more rows than the
 // plugin can restrict the statement to fails with ErrTooManyRows and
-// changes nothing.
+// changes nothing. An update on PostgreSQL has no such limit: it is one
+// statement that locks the rows it changes (returning.go).
 func TestTooManyRowsFailsCleanly(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 30001 rows")
@@ -183,17 +184,40 @@ func TestTooManyRowsFailsCleanly(t *testing.T) {
 			t.Fatal(err)
 		}
 		setup(t, db, []any{&Item{}})
-		err := db.Model(&Item{}).Where("qty = ?", 0).Update("qty", 1).Error
+		unchanged := func(t *testing.T, what string) {
+			t.Helper()
+			var changed, gone int64
+			db.Model(&Item{}).Where("qty <> ?", 0).Count(&changed)
+			db.Unscoped().Model(&Item{}).Where("deleted_at IS NOT NULL").Count(&gone)
+			if changed != 0 || gone != 0 {
+				t.Errorf("%s: %d rows changed, %d deleted by the failed write", what, changed, gone)
+			}
+			if got := allEntries(t, db); len(got) != 0 {
+				t.Errorf("%s: %d entries, want none", what, len(got))
+			}
+		}
+		err := db.Where("qty = ?", 0).Delete(&Item{}).Error
 		if !errors.Is(err, ErrTooManyRows) {
-			t.Fatalf("update: %v, want %v", err, ErrTooManyRows)
+			t.Fatalf("delete: %v, want %v", err, ErrTooManyRows)
 		}
-		var changed int64
-		db.Model(&Item{}).Where("qty <> ?", 0).Count(&changed)
-		if changed != 0 {
-			t.Errorf("%d rows changed by the failed update", changed)
+		unchanged(t, "delete")
+
+		err = db.Model(&Item{}).Where("qty = ?", 0).Update("qty", 1).Error
+		if db.Dialector.Name() != "postgres" {
+			if !errors.Is(err, ErrTooManyRows) {
+				t.Fatalf("update: %v, want %v", err, ErrTooManyRows)
+			}
+			unchanged(t, "update")
+			return
 		}
-		if got := allEntries(t, db); len(got) != 0 {
-			t.Errorf("%d entries, want none", len(got))
+		if err != nil {
+			t.Fatalf("update: %v", err)
+		}
+		var entries, changed int64
+		db.Model(&LogEntry{}).Where("action = ?", ActionUpdate).Count(&entries)
+		db.Model(&Item{}).Where("qty = ?", 1).Count(&changed)
+		if entries != maxKeyParams+1 || changed != maxKeyParams+1 {
+			t.Errorf("update: %d entries for %d changed rows, want %d of each", entries, changed, maxKeyParams+1)
 		}
 	})
 }
