@@ -29,6 +29,7 @@ import (
 //     WHERE <key> = "auditlog_locked"."auditlog_0" RETURNING <old columns>, <new columns>
 //
 //     so an audited update costs one statement plus the entries' INSERT;
+//
 //   - on SQLite 3.35+, with RETURNING of the new values appended, for an
 //     update whose old rows auditlog:before has read and locked already.
 //
