@@ -139,6 +139,7 @@ type plan struct {
 	// tracked fields are (see prepareColumns).
 	columns       []string
 	selectColumns []clause.Column
+	locked        lockedColumns // the one-statement update's columns (returning.go)
 	columnFields  []*schema.Field
 	keyColumns    []int
 	fieldColumns  []int

@@ -171,41 +171,54 @@ func (r *returningPool) oldAndNew() (string, []any) {
 		TableExpr: stmt.TableExpr, Clauses: map[string]clause.Clause{}, Vars: make([]any, 0, len(stmt.Vars))}
 	st.SQL.Grow(2 * stmt.SQL.Len())
 
-	locked := make([]clause.Column, len(pl.columns))
-	returning := make([]clause.Column, 0, 2*len(pl.columns))
-	for i, c := range pl.columns {
-		locked[i] = clause.Column{Table: clause.CurrentTable, Name: c, Alias: lockedColumn + strconv.Itoa(i)}
-		returning = append(returning, clause.Column{Table: lockedTable, Name: locked[i].Alias})
-	}
-	for _, c := range pl.selectColumns {
-		returning = append(returning, c)
-	}
 	st.WriteString("WITH ")
 	st.WriteQuoted(lockedTable)
 	st.WriteString(" AS (")
-	st.AddClause(clause.Select{Columns: locked})
-	st.AddClause(clause.From{})
+	lc := &pl.locked
+	st.Clauses["SELECT"] = clause.Clause{Name: "SELECT", Expression: clause.Select{Columns: lc.selected}}
+	st.Clauses["FROM"] = clause.Clause{Name: "FROM", Expression: clause.From{}}
 	if where, ok := stmt.Clauses["WHERE"]; ok {
 		st.Clauses["WHERE"] = where
 	}
-	st.AddClause(pkOrder(pl))
-	st.AddClause(clause.Locking{Strength: clause.LockingStrengthUpdate})
+	st.Clauses["ORDER BY"] = clause.Clause{Name: "ORDER BY", Expression: lc.order}
+	st.Clauses["FOR"] = clause.Clause{Name: "FOR", Expression: clause.Locking{Strength: clause.LockingStrengthUpdate}}
 	st.Build(stmt.DB.Callback().Query().Clauses...)
 	st.WriteString(") ")
 
-	join := make([]clause.Expression, len(pl.keyColumns))
-	for i, col := range pl.keyColumns {
-		join[i] = clause.Eq{Column: pl.selectColumns[col], Value: clause.Column{Table: lockedTable, Name: locked[col].Alias}}
-	}
 	st.Clauses = map[string]clause.Clause{
-		"UPDATE": stmt.Clauses["UPDATE"],
-		"SET":    stmt.Clauses["SET"],
+		"UPDATE":    stmt.Clauses["UPDATE"],
+		"SET":       stmt.Clauses["SET"],
+		"FROM":      {Name: "FROM", Expression: clause.From{Tables: []clause.Table{{Name: lockedTable}}}},
+		"WHERE":     {Name: "WHERE", Expression: clause.Where{Exprs: lc.join}},
+		"RETURNING": {Name: "RETURNING", Expression: clause.Returning{Columns: lc.returning}},
 	}
-	st.AddClause(clause.From{Tables: []clause.Table{{Name: lockedTable}}})
-	st.AddClause(clause.Where{Exprs: join})
-	st.AddClause(clause.Returning{Columns: returning})
 	st.Build("UPDATE", "SET", "FROM", "WHERE", "RETURNING")
 	return st.SQL.String(), st.Vars
+}
+
+// lockedColumns are the parts of the one-statement update that depend on
+// the plan only, built once with it.
+type lockedColumns struct {
+	selected  []clause.Column     // the CTE's columns: key and tracked, aliased
+	join      []clause.Expression // table key = CTE key
+	returning []clause.Column     // the CTE's columns (old), then the table's (new)
+	order     clause.OrderBy      // by key, the order the rows are locked in
+}
+
+func newLockedColumns(pl *plan) lockedColumns {
+	var lc lockedColumns
+	lc.selected = make([]clause.Column, len(pl.columns))
+	lc.returning = make([]clause.Column, 0, 2*len(pl.columns))
+	for i, c := range pl.columns {
+		lc.selected[i] = clause.Column{Table: clause.CurrentTable, Name: c, Alias: lockedColumn + strconv.Itoa(i)}
+		lc.returning = append(lc.returning, clause.Column{Table: lockedTable, Name: lc.selected[i].Alias})
+	}
+	lc.returning = append(lc.returning, pl.selectColumns...)
+	lc.order = pkOrder(pl)
+	for _, col := range pl.keyColumns {
+		lc.join = append(lc.join, clause.Eq{Column: pl.selectColumns[col], Value: clause.Column{Table: lockedTable, Name: lc.selected[col].Alias}})
+	}
+	return lc
 }
 
 // sortByKey puts the returned rows in primary-key order, the order of the

@@ -192,6 +192,7 @@ func (pl *plan) prepareColumns() {
 		for i, c := range pl.columns {
 			pl.selectColumns[i] = clause.Column{Table: clause.CurrentTable, Name: c}
 		}
+		pl.locked = newLockedColumns(pl)
 	}()
 	for _, tf := range pl.fields {
 		pl.fieldColumns = append(pl.fieldColumns, add(tf.field))
