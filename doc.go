@@ -28,9 +28,12 @@
 // Old values are the database's, read in the change's transaction with
 // SELECT ... FOR UPDATE on PostgreSQL and MySQL/MariaDB; the write is then
 // restricted to exactly the rows read, so a row that starts to match
-// concurrently is not changed without an entry. New values are read back
-// after the write where the statement does not carry them (gorm.Expr, soft
-// delete, upserts, time values whose stored precision is not known). An
+// concurrently is not changed without an entry. On PostgreSQL an update is
+// one statement that does all of it: WITH locked AS (SELECT ... FOR UPDATE)
+// UPDATE ... FROM locked ... RETURNING the locked (old) and updated (new)
+// values. New values are read back after the write where the statement does
+// not return or carry them (gorm.Expr on MySQL, soft delete, upserts, time
+// values whose stored precision is not known). An
 // update that changes no tracked field writes no entry: values are compared
 // in their canonical stored form, so 0.170 and 0.17 in a decimal column,
 // equal instants in different zones and JSON with reordered keys are equal,
@@ -108,8 +111,9 @@
 // recorded: db.Exec, db.Raw, and SQL run outside GORM. An upsert whose
 // conflict is on a unique column other than the primary key, with the key
 // unset, is recorded as a create with the row's values after the write. A
-// single Where update or delete that matches more than 30000 rows (fewer with
-// a composite key) fails with ErrTooManyRows: split it. A create through
+// single Where delete, or update outside PostgreSQL, that matches more than
+// 30000 rows (fewer with a composite key) fails with ErrTooManyRows: split
+// it. A create through
 // db.Table("name") from a map without its key fails with ErrUnidentifiedRow on
 // PostgreSQL, which cannot report the new key without a model. db.Table with
 // an alias or a schema-qualified name is not matched to a model. On MySQL the

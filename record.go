@@ -20,7 +20,9 @@ var ErrUnidentifiedRow = errors.New("auditlog: created row has no primary key va
 
 // ErrTooManyRows is returned (and fails the change) when one Where update or
 // delete of a tracked model matches more rows than the plugin can restrict
-// the statement to in one IN list. Split such a change into batches.
+// the statement to in one IN list (maxKeyParams key values). Split such a
+// change into batches. Updates on PostgreSQL have no such limit: they are one
+// statement that locks the rows it changes (see returningPool).
 var ErrTooManyRows = errors.New("auditlog: too many rows in one statement")
 
 // maxKeyParams bounds the primary-key values of the IN list that restricts a

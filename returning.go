@@ -126,18 +126,24 @@ func (r *returningPool) ExecContext(ctx context.Context, query string, args ...a
 		if err := rows.Scan(sc.dests...); err != nil {
 			return nil, err
 		}
-		row, err := sc.row(ctx, copies-1)
-		if err != nil {
-			return nil, err
-		}
-		r.rows = append(r.rows, row)
-		if r.withOld {
-			old, err := sc.row(ctx, 0)
+		if !r.withOld {
+			row, err := sc.row(ctx, 0)
 			if err != nil {
 				return nil, err
 			}
-			r.old = append(r.old, old)
+			r.rows = append(r.rows, row)
+			continue
 		}
+		old, err := sc.row(ctx, 0)
+		if err != nil {
+			return nil, err
+		}
+		row, err := sc.rowLike(ctx, 1, 0, &old)
+		if err != nil {
+			return nil, err
+		}
+		r.old = append(r.old, old)
+		r.rows = append(r.rows, row)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

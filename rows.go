@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"reflect"
 	"time"
 
@@ -119,21 +120,45 @@ func newRowScanner(pl *plan, copies int) *rowScanner {
 // row converts the copy of the plan's columns that starts at part×columns in
 // the destinations last scanned.
 func (sc *rowScanner) row(ctx context.Context, part int) (scannedRow, error) {
+	return sc.rowLike(ctx, part, -1, nil)
+}
+
+// rowLike is row, taking the key and the normalized values of like (the row
+// of copy likePart, from the same scan) where both copies scanned the same
+// value: an UPDATE returning old and new values normalizes an unchanged
+// column once.
+func (sc *rowScanner) rowLike(ctx context.Context, part, likePart int, like *scannedRow) (scannedRow, error) {
 	pl := sc.pl
-	dests := sc.dests[part*len(pl.columns):][:len(pl.columns)]
-	r := scannedRow{
-		keyValues: make([]any, len(pl.keyColumns)),
-		state:     make(rowState, len(pl.fields)),
+	n := len(pl.columns)
+	dests := sc.dests[part*n:][:n]
+	var likeDests []any
+	if like != nil {
+		likeDests = sc.dests[likePart*n:][:n]
 	}
-	for i, col := range pl.keyColumns {
-		r.keyValues[i] = scannedValue(dests[col])
+	r := scannedRow{state: make(rowState, len(pl.fields))}
+	sameKey := like != nil
+	for _, col := range pl.keyColumns {
+		sameKey = sameKey && sameScan(dests[col], likeDests[col])
 	}
-	var err error
-	if r.key, err = keyText(pl.schema, r.keyValues); err != nil {
-		return r, err
+	if sameKey {
+		r.key, r.keyValues = like.key, like.keyValues
+	} else {
+		r.keyValues = make([]any, len(pl.keyColumns))
+		for i, col := range pl.keyColumns {
+			r.keyValues[i] = scannedValue(dests[col])
+		}
+		var err error
+		if r.key, err = keyText(pl.schema, r.keyValues); err != nil {
+			return r, err
+		}
 	}
 	for i, tf := range pl.fields {
-		v, err := normalize(scannedValue(dests[pl.fieldColumns[i]]), tf.kind)
+		col := pl.fieldColumns[i]
+		if like != nil && sameScan(dests[col], likeDests[col]) {
+			r.state[i] = like.state[i]
+			continue
+		}
+		v, err := normalize(scannedValue(dests[col]), tf.kind)
 		if err != nil {
 			return r, fmt.Errorf("auditlog: %s.%s: %w", pl.schema.Name, tf.field.Name, err)
 		}
@@ -148,6 +173,39 @@ func (sc *rowScanner) row(ctx context.Context, part int) (scannedRow, error) {
 		}
 	}
 	return r, nil
+}
+
+// sameScan reports whether two destinations of newScanDest for the same
+// field hold the same value of a kind whose normalized form depends on the
+// value alone: strings, integers, booleans, floats (bit for bit) and equal
+// instants. It may report false for equal values; it never reports true for
+// values that normalize differently.
+func sameScan(a, b any) bool {
+	if _, raw := a.(*any); raw {
+		return false
+	}
+	pa, pb := reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem() // *T
+	if pa.IsNil() || pb.IsNil() {
+		return pa.IsNil() && pb.IsNil()
+	}
+	x, y := pa.Elem(), pb.Elem()
+	switch x.Kind() {
+	case reflect.String:
+		return x.String() == y.String()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return x.Int() == y.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return x.Uint() == y.Uint()
+	case reflect.Bool:
+		return x.Bool() == y.Bool()
+	case reflect.Float32, reflect.Float64:
+		return math.Float64bits(x.Float()) == math.Float64bits(y.Float())
+	case reflect.Struct:
+		if x.Type() == timeType {
+			return x.Addr().Interface().(*time.Time).Equal(*y.Addr().Interface().(*time.Time))
+		}
+	}
+	return false
 }
 
 // newScanDest is a **T for a field of type T (nil after scanning NULL), or a
