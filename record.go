@@ -13,10 +13,11 @@ import (
 	"gorm.io/gorm/schema"
 )
 
-// ErrUnidentifiedRow fails a create whose rows the plugin cannot identify
-// afterwards, such as db.Table("items").Create(map) without the key on a
-// database that does not return it: its entry could not name the row.
-var ErrUnidentifiedRow = errors.New("auditlog: created row has no primary key value")
+// ErrUnidentifiedRow fails a create or update whose rows the plugin cannot
+// identify afterwards, such as db.Table("items").Create(map) without the key
+// on a database that does not return it, or an update that changes a primary
+// key with gorm.Expr outside PostgreSQL: its entry could not name the row.
+var ErrUnidentifiedRow = errors.New("auditlog: written row has no known primary key value")
 
 // ErrTooManyRows is returned (and fails the change) when one Where update or
 // delete of a tracked model matches more rows than the plugin can restrict
@@ -170,7 +171,7 @@ func (p *Plugin) afterCreate(db *gorm.DB) {
 	if len(keys) == 0 {
 		return
 	}
-	err := p.readRows(db, pl, keys, func(r scannedRow) {
+	err := p.readRows(db, pl, keys, func(r scannedRow) error {
 		old, existed := o.old[r.key]
 		switch {
 		case !existed:
@@ -182,6 +183,7 @@ func (p *Plugin) afterCreate(db *gorm.DB) {
 				b.add(ActionUpdate, r.key, r.model, changes, r.state, old)
 			}
 		}
+		return nil
 	})
 	if err != nil {
 		db.AddError(err)
@@ -284,9 +286,11 @@ func (p *Plugin) afterUpdate(db *gorm.DB) {
 			return
 		}
 		for i, row := range r.rows {
-			old := r.old[i].state
-			if changes := pl.diff(old, row.state); changes != nil {
-				b.add(ActionUpdate, row.key, row.model, changes, row.state, old)
+			// Keyed by the old key, like every update entry: an UPDATE that
+			// changes the key closes the history of the old one with it.
+			old := r.old[i]
+			if changes := pl.diff(old.state, row.state); changes != nil {
+				b.add(ActionUpdate, old.key, row.model, changes, row.state, old.state)
 			}
 		}
 		p.write(db, b)
@@ -306,27 +310,51 @@ func (p *Plugin) afterUpdate(db *gorm.DB) {
 		p.write(db, b)
 		return
 	}
+	// The new rows, returned by the UPDATE or read back by key, must be the
+	// rows read before it, all of them: only a change of the primary key by
+	// an expression, whose new key is unknown, can lose one.
+	found := 0
+	add := func(row scannedRow) error {
+		old, ok := o.old[row.key]
+		if !ok {
+			return o.keyChanged(row.key)
+		}
+		found++
+		if changes := pl.diff(old, row.state); changes != nil {
+			b.add(ActionUpdate, row.key, row.model, changes, row.state, old)
+		}
+		return nil
+	}
+	var err error
 	if r := o.returning; r != nil && r.used {
 		for _, row := range r.rows {
-			old := o.old[row.key]
-			if changes := pl.diff(old, row.state); changes != nil {
-				b.add(ActionUpdate, row.key, row.model, changes, row.state, old)
+			if err = add(row); err != nil {
+				break
 			}
 		}
-		p.write(db, b)
-		return
+	} else {
+		err = p.readRows(db, pl, o.keyValues, add)
 	}
-	err := p.readRows(db, pl, o.keyValues, func(r scannedRow) {
-		old := o.old[r.key]
-		if changes := pl.diff(old, r.state); changes != nil {
-			b.add(ActionUpdate, r.key, r.model, changes, r.state, old)
-		}
-	})
+	if err == nil && found < len(o.keys) {
+		err = o.keyChanged("")
+	}
 	if err != nil {
 		db.AddError(err)
 		return
 	}
 	p.write(db, b)
+}
+
+// keyChanged is the error of an update whose new rows do not match the rows
+// read before it by key: the UPDATE changed a primary key to a value the
+// plugin cannot know, and the change is refused rather than recorded
+// without its old values or not at all.
+func (o *op) keyChanged(newKey string) error {
+	what := "a row read before the UPDATE is missing after it"
+	if newKey != "" {
+		what = fmt.Sprintf("the UPDATE returned row %s, which it did not read before", newKey)
+	}
+	return fmt.Errorf("%w: %s (a primary key changed by an expression is recorded on PostgreSQL only)", ErrUnidentifiedRow, what)
 }
 
 // beforeDelete reads the rows the DELETE (or soft-delete UPDATE) will touch,
@@ -382,11 +410,12 @@ func (p *Plugin) afterDelete(db *gorm.DB) {
 	b := p.newBatch(stmt.Context, pl)
 	b.entries = make([]LogEntry, 0, len(o.keys))
 	if softDelete(stmt, pl) {
-		err := p.readRows(db, pl, o.keyValues, func(r scannedRow) {
+		err := p.readRows(db, pl, o.keyValues, func(r scannedRow) error {
 			old := o.old[r.key]
 			if changes := pl.diff(old, r.state); changes != nil {
 				b.add(ActionDelete, r.key, r.model, changes, r.state, old)
 			}
+			return nil
 		})
 		if err != nil {
 			db.AddError(err)
@@ -482,12 +511,16 @@ func (o *op) unrestrict(stmt *gorm.Statement) {
 
 // readRows reads the rows with the given keys (unscoped, no lock: they are
 // locked already or were just written) in chunks, and calls fn for each.
-func (p *Plugin) readRows(db *gorm.DB, pl *plan, keys [][]any, fn func(scannedRow)) error {
+func (p *Plugin) readRows(db *gorm.DB, pl *plan, keys [][]any, fn func(scannedRow) error) error {
 	chunk := maxKeyParams / len(pl.schema.PrimaryFields)
 	for start := 0; start < len(keys); start += chunk {
 		end := min(start+chunk, len(keys))
 		q := rowQuery{where: []clause.Expression{keyCondition(db.Statement, pl, keys[start:end])}, unscoped: true}
-		err := scanRows(db, pl, q, func(r scannedRow) error { fn(r); return nil })
+		var fnErr error
+		err := scanRows(db, pl, q, func(r scannedRow) error { fnErr = fn(r); return fnErr })
+		if fnErr != nil {
+			return fnErr
+		}
 		if err != nil {
 			return fmt.Errorf("auditlog: read new %s rows: %w", pl.schema.Table, err)
 		}

@@ -1,6 +1,7 @@
 package auditlog
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -130,4 +131,43 @@ func TestOneStatementUpdateRefusesChangedStatement(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestPrimaryKeyChange: an update that changes a row's primary key is
+// recorded under the old key, with the key's change. With gorm.Expr the new
+// key is known only where the UPDATE returns old and new values together
+// (PostgreSQL); elsewhere the update is refused with ErrUnidentifiedRow
+// rather than committed without its entry.
+func TestPrimaryKeyChange(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		setup(t, db, []any{&Item{}}, Include("ID", "Qty"))
+		seedItems(t, db) // ids 1, 2, 3
+		if err := db.Model(&Item{}).Where("id = ?", 1).Update("id", 200).Error; err != nil {
+			t.Fatal(err)
+		}
+		want := []summary{{ActionUpdate, "1", Changes{"id": {num("1"), num("200")}}}}
+		err := db.Model(&Item{}).Where("id = ?", 2).Update("id", gorm.Expr("id + 100")).Error
+		if db.Dialector.Name() == "postgres" {
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, summary{ActionUpdate, "2", Changes{"id": {num("2"), num("102")}}})
+		} else if !errors.Is(err, ErrUnidentifiedRow) {
+			t.Fatalf("key change by expression: %v, want %v", err, ErrUnidentifiedRow)
+		}
+		if diff := cmp.Diff(want, summarize(allEntries(t, db))); diff != "" {
+			t.Errorf("entries (-want +got):\n%s", diff)
+		}
+		var ids []int64
+		if err := db.Model(&Item{}).Order("id").Pluck("id", &ids).Error; err != nil {
+			t.Fatal(err)
+		}
+		wantIDs := []int64{2, 3, 200}
+		if db.Dialector.Name() == "postgres" {
+			wantIDs = []int64{3, 102, 200}
+		}
+		if diff := cmp.Diff(wantIDs, ids); diff != "" {
+			t.Errorf("ids (-want +got):\n%s", diff)
+		}
+	})
 }
