@@ -113,7 +113,9 @@
 // unset, is recorded as a create with the row's values after the write. A
 // single Where delete, or update outside PostgreSQL, that matches more than
 // 30000 rows (fewer with a composite key) fails with ErrTooManyRows: split
-// it. A create through
+// it. An update that changes a primary key with gorm.Expr fails with
+// ErrUnidentifiedRow outside PostgreSQL: the new key is not known there. A
+// create through
 // db.Table("name") from a map without its key fails with ErrUnidentifiedRow on
 // PostgreSQL, which cannot report the new key without a model. db.Table with
 // an alias or a schema-qualified name is not matched to a model. On MySQL the
