@@ -239,10 +239,10 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 	if len(conds) == 0 && !stmt.AllowGlobalUpdate {
 		return // gorm:update fails with gorm.ErrMissingWhereClause
 	}
-	if canReturnOld(db) {
-		// One statement reads, locks and updates the rows (returning.go).
-		o.returning = newReturningPool(db, pl, true)
-		stmt.ConnPool = o.returning
+	if r := oneStatementUpdate(db, pl, false); r != nil {
+		// One statement locks, updates and returns the rows (returning.go).
+		o.returning = r
+		stmt.ConnPool = r
 		return
 	}
 	if set, ok := stmt.Clauses["SET"].Expression.(clause.Set); ok {
@@ -255,7 +255,7 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 	}
 	o.restrict(db)
 	if !o.carried && len(o.keys) > 0 && db.Error == nil && canReturn(db) {
-		o.returning = newReturningPool(db, pl, false)
+		o.returning = newReturningPool(db, pl)
 		stmt.ConnPool = o.returning
 	}
 }
@@ -277,12 +277,9 @@ func (p *Plugin) afterUpdate(db *gorm.DB) {
 	}
 	pl := o.plan
 	b := p.newBatch(stmt.Context, pl)
-	if r := o.returning; r != nil && r.withOld {
+	if r := o.returning; r != nil && r.mode == returnOldNew {
 		if !r.used {
-			// gorm:update did not run the UPDATE through the pool (another
-			// callback took its place or gave it a RETURNING): its rows are
-			// unknown, so the change must not commit without entries.
-			db.AddError(fmt.Errorf("auditlog: cannot record the UPDATE of %s: it did not run through auditlog:before's connection", pl.schema.Table))
+			db.AddError(r.notUsed())
 			return
 		}
 		for i, row := range r.rows {
@@ -381,6 +378,20 @@ func (p *Plugin) beforeDelete(db *gorm.DB) {
 	if len(conds) == 0 && !stmt.AllowGlobalUpdate {
 		return // gorm:delete fails with gorm.ErrMissingWhereClause
 	}
+	var r *returningPool
+	if softDelete(stmt, pl) {
+		if gormSoftDelete(pl) {
+			r = oneStatementUpdate(db, pl, true)
+		}
+	} else {
+		r = oneStatementDelete(db, pl)
+	}
+	if r != nil {
+		// One statement locks, deletes and returns the rows (returning.go).
+		o.returning = r
+		stmt.ConnPool = r
+		return
+	}
 	writeClauses := stmt.BuildClauses
 	if softDelete(stmt, pl) {
 		writeClauses = db.Callback().Update().Clauses // a soft delete is built as an UPDATE
@@ -402,11 +413,35 @@ func (p *Plugin) afterDelete(db *gorm.DB) {
 		return
 	}
 	stmt := db.Statement
+	o.unwrap(stmt)
 	o.unrestrict(stmt)
-	if db.Error != nil || len(o.keys) == 0 {
+	if db.Error != nil {
 		return
 	}
 	pl := o.plan
+	if r := o.returning; r != nil {
+		if !r.used {
+			db.AddError(r.notUsed())
+			return
+		}
+		b := p.newBatch(stmt.Context, pl)
+		b.entries = make([]LogEntry, 0, len(r.rows))
+		for i, row := range r.rows {
+			if r.mode == returnDeleted {
+				b.add(ActionDelete, row.key, row.model, pl.diff(row.state, nil), row.state, nil)
+				continue
+			}
+			old := r.old[i] // a soft delete
+			if changes := pl.diff(old.state, row.state); changes != nil {
+				b.add(ActionDelete, old.key, row.model, changes, row.state, old.state)
+			}
+		}
+		p.write(db, b)
+		return
+	}
+	if len(o.keys) == 0 {
+		return
+	}
 	b := p.newBatch(stmt.Context, pl)
 	b.entries = make([]LogEntry, 0, len(o.keys))
 	if softDelete(stmt, pl) {
@@ -428,6 +463,17 @@ func (p *Plugin) afterDelete(db *gorm.DB) {
 		}
 	}
 	p.write(db, b)
+}
+
+// gormSoftDelete reports whether the model's soft delete is GORM's own
+// (gorm.DeletedAt), whose statement the one-statement form is checked with.
+func gormSoftDelete(pl *plan) bool {
+	for _, c := range pl.schema.DeleteClauses {
+		if _, ok := c.(gorm.SoftDeleteDeleteClause); !ok {
+			return false
+		}
+	}
+	return len(pl.schema.DeleteClauses) > 0
 }
 
 // softDelete reports whether a delete statement is a soft delete: GORM runs

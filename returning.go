@@ -16,37 +16,54 @@ import (
 )
 
 // returningPool stands in for a statement's connection between
-// auditlog:before and auditlog:unwrap, the span of gorm:update. When
-// gorm:update executes the statement's own UPDATE, the pool runs it so that
-// it returns rows, and keeps them:
+// auditlog:before and the end of gorm:update or gorm:delete. When that
+// callback executes the statement's own SQL, the pool runs it so that it
+// returns rows, and keeps them. By mode:
 //
-//   - on PostgreSQL (withOld), as one statement that locks the matched rows,
-//     updates exactly those and returns their old and new values:
+//   - returnOldNew (PostgreSQL updates and soft deletes): one statement that
+//     locks the matched rows, updates exactly those and returns their old and
+//     new values, so an audited update costs one statement plus the entries'
+//     INSERT:
 //
 //     WITH "auditlog_locked" AS (SELECT <key and tracked columns> AS "auditlog_0", ...
 //     FROM <table> WHERE <the UPDATE's WHERE> ORDER BY <key> FOR UPDATE)
 //     UPDATE <table> SET <the UPDATE's SET> FROM "auditlog_locked"
 //     WHERE <key> = "auditlog_locked"."auditlog_0" RETURNING <old columns>, <new columns>
 //
-//     so an audited update costs one statement plus the entries' INSERT;
+//   - returnDeleted (PostgreSQL hard deletes): the same lock, then
+//     DELETE FROM <table> USING "auditlog_locked" WHERE <key> = ... RETURNING
+//     <the deleted rows' columns>;
 //
-//   - on SQLite 3.35+, with RETURNING of the new values appended, for an
-//     update whose old rows auditlog:before has read and locked already.
+//   - returnNew (SQLite 3.35+ updates whose old rows auditlog:before has read
+//     already): the UPDATE with RETURNING of the new values appended.
 //
-// Every other call (nested statements of hooks or associations, which copy
-// the connection) passes through unchanged.
+// The one-statement forms are built with GORM's clause builder from the
+// statement's own clauses, and only after checking that those clauses build
+// exactly the SQL GORM is executing. Every other call (nested statements of
+// hooks or associations, which copy the connection) passes through
+// unchanged.
 type returningPool struct {
 	gorm.ConnPool
-	stmt    *gorm.Statement
-	pl      *plan
-	withOld bool
+	stmt  *gorm.Statement
+	pl    *plan
+	mode  returnMode
+	built []string // the clause names the statement's SQL is built from
 
 	used bool
-	rows []scannedRow // new values, in key order when withOld
-	old  []scannedRow // old values, parallel to rows, when withOld
+	rows []scannedRow // new values (deleted rows for returnDeleted), in key order but for returnNew
+	old  []scannedRow // old values, parallel to rows, for returnOldNew
 	sql  string       // what ran, for GORM's log
 	vars []any
 }
+
+// returnMode is what a returningPool makes the statement return.
+type returnMode int
+
+const (
+	returnNew returnMode = iota
+	returnOldNew
+	returnDeleted
+)
 
 // Names of the locked-rows CTE and its columns (see returningPool): the
 // columns are aliased so that the UPDATE's SET, which may name the table's
@@ -69,48 +86,93 @@ func canReturn(db *gorm.DB) bool {
 	return !own && slices.Contains(db.Callback().Update().Clauses, "RETURNING")
 }
 
-// canReturnOld reports whether the UPDATE can be run as one statement that
-// returns old and new values (PostgreSQL): the statement must be one that
-// gorm:update builds from its UPDATE, SET and WHERE clauses alone.
-func canReturnOld(db *gorm.DB) bool {
-	return db.Dialector.Name() == "postgres" && canReturn(db) && onlyUpdateClauses(db.Statement) == ""
+// oneStatementUpdate returns a pool for an update, or a soft delete (built
+// as an UPDATE), that can run as one statement returning old and new values:
+// on PostgreSQL, when the statement has no clause but UPDATE, SET and WHERE.
+func oneStatementUpdate(db *gorm.DB, pl *plan, softDelete bool) *returningPool {
+	if db.Dialector.Name() != "postgres" || !canReturn(db) {
+		return nil
+	}
+	built := db.Statement.BuildClauses
+	if len(built) == 0 || softDelete {
+		built = db.Callback().Update().Clauses // gorm:update's, and SoftDeleteDeleteClause's
+	}
+	r := &returningPool{ConnPool: db.Statement.ConnPool, stmt: db.Statement, pl: pl, mode: returnOldNew, built: built}
+	if r.unexpectedClause() != "" {
+		return nil
+	}
+	return r
 }
 
-// onlyUpdateClauses returns the name of a clause other than UPDATE, SET and
-// WHERE that the statement would build, or "" if there is none.
-func onlyUpdateClauses(stmt *gorm.Statement) string {
-	names := stmt.BuildClauses
-	if len(names) == 0 {
-		names = stmt.DB.Callback().Update().Clauses
+// oneStatementDelete returns a pool for a hard delete that can run as one
+// statement returning the deleted rows: on PostgreSQL, when the statement
+// has no clause but DELETE, WHERE and a FROM of its own table only.
+func oneStatementDelete(db *gorm.DB, pl *plan) *returningPool {
+	_, own := db.Statement.Clauses["RETURNING"]
+	if db.Dialector.Name() != "postgres" || own || !slices.Contains(db.Callback().Delete().Clauses, "RETURNING") {
+		return nil
 	}
-	for _, name := range names {
-		if _, ok := stmt.Clauses[name]; ok && name != "UPDATE" && name != "SET" && name != "WHERE" {
-			return name
+	built := db.Statement.BuildClauses
+	if len(built) == 0 {
+		built = db.Callback().Delete().Clauses
+	}
+	r := &returningPool{ConnPool: db.Statement.ConnPool, stmt: db.Statement, pl: pl, mode: returnDeleted, built: built}
+	if r.unexpectedClause() != "" {
+		return nil
+	}
+	return r
+}
+
+func newReturningPool(db *gorm.DB, pl *plan) *returningPool {
+	return &returningPool{ConnPool: db.Statement.ConnPool, stmt: db.Statement, pl: pl, mode: returnNew}
+}
+
+// unexpectedClause returns the name of a clause of the statement that the
+// one-statement form does not carry over, or "" if there is none.
+func (r *returningPool) unexpectedClause() string {
+	for _, name := range r.built {
+		c, ok := r.stmt.Clauses[name]
+		if !ok {
+			continue
 		}
+		switch name {
+		case "WHERE":
+			continue
+		case "UPDATE", "SET":
+			if r.mode == returnOldNew {
+				continue
+			}
+		case "DELETE":
+			if r.mode == returnDeleted {
+				continue
+			}
+		case "FROM":
+			// gorm:delete adds FROM the statement's table; an UPDATE has none.
+			if from, ok := c.Expression.(clause.From); ok && r.mode == returnDeleted && len(from.Tables) == 0 && len(from.Joins) == 0 {
+				continue
+			}
+		}
+		return name
 	}
 	return ""
 }
 
-func newReturningPool(db *gorm.DB, pl *plan, withOld bool) *returningPool {
-	return &returningPool{ConnPool: db.Statement.ConnPool, stmt: db.Statement, pl: pl, withOld: withOld}
-}
-
-// ExecContext runs the statement's UPDATE so that it returns rows and keeps
+// ExecContext runs the statement's own SQL so that it returns rows and keeps
 // them; anything else goes to the wrapped connection.
 func (r *returningPool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if r.used || query != r.stmt.SQL.String() {
 		return r.ConnPool.ExecContext(ctx, query, args...)
 	}
 	r.used = true
-	r.sql, r.vars = query+r.returningNew(), args
-	if r.withOld {
-		// Between auditlog:before and gorm:update another callback may have
-		// added a clause the one-statement form does not carry over: refuse
-		// rather than run a different statement, or one without its entries.
-		if name := onlyUpdateClauses(r.stmt); name != "" {
-			return nil, fmt.Errorf("auditlog: cannot record the UPDATE of %s: clause %s was added after auditlog:before", r.pl.schema.Table, name)
+	if r.mode == returnNew {
+		r.sql, r.vars = query+r.returningNew(), args
+	} else {
+		// Between auditlog:before and the write another callback may have
+		// changed the statement: refuse rather than run a different one.
+		if err := r.checkBuilt(query); err != nil {
+			return nil, err
 		}
-		r.sql, r.vars = r.oldAndNew()
+		r.sql, r.vars = r.oneStatement()
 	}
 	rows, err := r.ConnPool.QueryContext(ctx, r.sql, r.vars...)
 	if err != nil {
@@ -118,7 +180,7 @@ func (r *returningPool) ExecContext(ctx context.Context, query string, args ...a
 	}
 	defer rows.Close()
 	copies := 1
-	if r.withOld {
+	if r.mode == returnOldNew {
 		copies = 2
 	}
 	sc := newRowScanner(r.pl, copies)
@@ -126,32 +188,69 @@ func (r *returningPool) ExecContext(ctx context.Context, query string, args ...a
 		if err := rows.Scan(sc.dests...); err != nil {
 			return nil, err
 		}
-		if !r.withOld {
-			row, err := sc.row(ctx, 0)
-			if err != nil {
-				return nil, err
-			}
-			r.rows = append(r.rows, row)
+		first, err := sc.row(ctx, 0)
+		if err != nil {
+			return nil, err
+		}
+		if r.mode != returnOldNew {
+			r.rows = append(r.rows, first)
 			continue
 		}
-		old, err := sc.row(ctx, 0)
+		row, err := sc.rowLike(ctx, 1, 0, &first)
 		if err != nil {
 			return nil, err
 		}
-		row, err := sc.rowLike(ctx, 1, 0, &old)
-		if err != nil {
-			return nil, err
-		}
-		r.old = append(r.old, old)
+		r.old = append(r.old, first)
 		r.rows = append(r.rows, row)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if r.withOld {
+	if r.mode != returnNew {
 		r.sortByKey()
 	}
 	return returnedRows(len(r.rows)), nil
+}
+
+// notUsed is the error of a write that did not run through the pool:
+// another callback took the place of gorm:update or gorm:delete, or gave the
+// statement a RETURNING of its own. Its rows are unknown, so the change must
+// not commit without its entries.
+func (r *returningPool) notUsed() error {
+	what := "UPDATE"
+	if r.mode == returnDeleted {
+		what = "DELETE"
+	}
+	return fmt.Errorf("auditlog: cannot record the %s of %s: it did not run through auditlog:before's connection", what, r.pl.schema.Table)
+}
+
+// checkBuilt checks that the statement's clauses are still only those the
+// one-statement form carries over, and that they build exactly query.
+func (r *returningPool) checkBuilt(query string) error {
+	what := "UPDATE"
+	if r.mode == returnDeleted {
+		what = "DELETE"
+	}
+	if name := r.unexpectedClause(); name != "" {
+		return fmt.Errorf("auditlog: cannot record the %s of %s: clause %s was added after auditlog:before", what, r.pl.schema.Table, name)
+	}
+	st := r.newStatement()
+	st.Clauses = r.stmt.Clauses
+	st.Build(r.built...)
+	if st.SQL.String() != query {
+		return fmt.Errorf("auditlog: cannot record the %s of %s: its SQL is not the one its clauses build", what, r.pl.schema.Table)
+	}
+	return nil
+}
+
+// newStatement is an empty statement on the same table as the pool's, for
+// building SQL with its own variables.
+func (r *returningPool) newStatement() *gorm.Statement {
+	stmt := r.stmt
+	st := &gorm.Statement{DB: stmt.DB, Context: stmt.Context, Schema: stmt.Schema, Table: stmt.Table,
+		TableExpr: stmt.TableExpr, Clauses: map[string]clause.Clause{}, Vars: make([]any, 0, len(stmt.Vars))}
+	st.SQL.Grow(2 * stmt.SQL.Len())
+	return st
 }
 
 // returningNew is " RETURNING col, ..." of the plan's columns.
@@ -167,20 +266,16 @@ func (r *returningPool) returningNew() string {
 	return b.String()
 }
 
-// oldAndNew builds the one-statement UPDATE described at returningPool from
-// the statement's UPDATE, SET and WHERE clauses, with its own variables.
-// The WHERE, soft-delete condition included, selects the rows to lock; the
-// UPDATE changes the locked rows only.
-func (r *returningPool) oldAndNew() (string, []any) {
-	stmt, pl := r.stmt, r.pl
-	st := &gorm.Statement{DB: stmt.DB, Context: stmt.Context, Schema: stmt.Schema, Table: stmt.Table,
-		TableExpr: stmt.TableExpr, Clauses: map[string]clause.Clause{}, Vars: make([]any, 0, len(stmt.Vars))}
-	st.SQL.Grow(2 * stmt.SQL.Len())
-
+// oneStatement builds the statement described at returningPool from the
+// statement's clauses, with its own variables. The WHERE, soft-delete
+// condition included, selects the rows to lock; the write changes the
+// locked rows only.
+func (r *returningPool) oneStatement() (string, []any) {
+	stmt, lc := r.stmt, &r.pl.locked
+	st := r.newStatement()
 	st.WriteString("WITH ")
 	st.WriteQuoted(lockedTable)
 	st.WriteString(" AS (")
-	lc := &pl.locked
 	st.Clauses["SELECT"] = clause.Clause{Name: "SELECT", Expression: clause.Select{Columns: lc.selected}}
 	st.Clauses["FROM"] = clause.Clause{Name: "FROM", Expression: clause.From{}}
 	if where, ok := stmt.Clauses["WHERE"]; ok {
@@ -191,11 +286,25 @@ func (r *returningPool) oldAndNew() (string, []any) {
 	st.Build(stmt.DB.Callback().Query().Clauses...)
 	st.WriteString(") ")
 
+	join := clause.Clause{Name: "WHERE", Expression: clause.Where{Exprs: lc.join}}
+	if r.mode == returnDeleted {
+		st.Clauses = map[string]clause.Clause{"DELETE": stmt.Clauses["DELETE"], "FROM": stmt.Clauses["FROM"]}
+		st.Build("DELETE", "FROM")
+		st.WriteString(" USING ")
+		st.WriteQuoted(lockedTable)
+		st.WriteByte(' ')
+		st.Clauses = map[string]clause.Clause{
+			"WHERE":     join,
+			"RETURNING": {Name: "RETURNING", Expression: clause.Returning{Columns: r.pl.selectColumns}},
+		}
+		st.Build("WHERE", "RETURNING")
+		return st.SQL.String(), st.Vars
+	}
 	st.Clauses = map[string]clause.Clause{
 		"UPDATE":    stmt.Clauses["UPDATE"],
 		"SET":       stmt.Clauses["SET"],
 		"FROM":      {Name: "FROM", Expression: clause.From{Tables: []clause.Table{{Name: lockedTable}}}},
-		"WHERE":     {Name: "WHERE", Expression: clause.Where{Exprs: lc.join}},
+		"WHERE":     join,
 		"RETURNING": {Name: "RETURNING", Expression: clause.Returning{Columns: lc.returning}},
 	}
 	st.Build("UPDATE", "SET", "FROM", "WHERE", "RETURNING")
@@ -234,13 +343,23 @@ func (r *returningPool) sortByKey() {
 	for i := range idx {
 		idx[i] = i
 	}
-	slices.SortStableFunc(idx, func(a, b int) int { return compareKeys(r.old[a].keyValues, r.old[b].keyValues) })
-	rows := make([]scannedRow, len(idx))
-	old := make([]scannedRow, len(idx))
-	for i, j := range idx {
-		rows[i], old[i] = r.rows[j], r.old[j]
+	keys := r.old // old keys: an UPDATE may change a key
+	if keys == nil {
+		keys = r.rows
 	}
-	r.rows, r.old = rows, old
+	slices.SortStableFunc(idx, func(a, b int) int { return compareKeys(keys[a].keyValues, keys[b].keyValues) })
+	rows := make([]scannedRow, len(idx))
+	for i, j := range idx {
+		rows[i] = r.rows[j]
+	}
+	if r.old != nil {
+		old := make([]scannedRow, len(idx))
+		for i, j := range idx {
+			old[i] = r.old[j]
+		}
+		r.old = old
+	}
+	r.rows = rows
 }
 
 // compareKeys orders primary-key values as scanned: numbers, strings, byte

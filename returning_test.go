@@ -79,57 +79,76 @@ func TestExpressionUpdates(t *testing.T) {
 	}
 }
 
-// TestOneStatementUpdateRefusesChangedStatement: on PostgreSQL an update runs
-// as one statement built from its UPDATE, SET and WHERE clauses. A callback
-// that gives the statement another clause between auditlog:before and
-// gorm:update would make it a different statement, or one that runs around
-// the plugin: the update fails and changes nothing.
-func TestOneStatementUpdateRefusesChangedStatement(t *testing.T) {
-	changes := map[string]struct {
-		change func(*gorm.Statement)
-		want   string
+// TestOneStatementRefusesChangedStatement: on PostgreSQL an update or delete
+// runs as one statement built from the statement's own clauses. A callback
+// that changes the statement between auditlog:before and the write (another
+// clause, its own SQL) would make it a different statement, or one that runs
+// around the plugin: the write fails and changes nothing.
+func TestOneStatementRefusesChangedStatement(t *testing.T) {
+	writes := map[string]struct {
+		hook string // the callback chain and the write callback
+		do   func(*gorm.DB) error
+		verb string // what the error calls the statement
+		sql  string // a statement of the same kind, not built from its clauses
 	}{
-		"FROM added": {
-			change: func(s *gorm.Statement) {
-				s.AddClause(clause.From{Tables: []clause.Table{{Name: "items", Alias: "other"}}})
-			},
-			want: "auditlog: cannot record the UPDATE of items: clause FROM was added after auditlog:before",
-		},
-		"RETURNING added": {
-			change: func(s *gorm.Statement) { s.AddClause(clause.Returning{}) },
-			want:   "auditlog: cannot record the UPDATE of items: it did not run through auditlog:before's connection",
-		},
+		"update": {"gorm:update", func(db *gorm.DB) error {
+			return db.Model(&Item{}).Where("id < ?", 3).Update("qty", gorm.Expr("qty + 1")).Error
+		}, "UPDATE", "UPDATE items SET qty = 99 WHERE id < 3"},
+		"soft delete": {"gorm:delete", func(db *gorm.DB) error {
+			return db.Where("id < ?", 3).Delete(&Item{}).Error
+		}, "UPDATE", "UPDATE items SET deleted_at = now() WHERE id < 3"},
+		"hard delete": {"gorm:delete", func(db *gorm.DB) error {
+			return db.Unscoped().Where("id < ?", 3).Delete(&Item{}).Error
+		}, "DELETE", "DELETE FROM items WHERE id < 3"},
 	}
-	for changeName, tc := range changes {
-		t.Run(changeName, func(t *testing.T) {
-			forEachDB(t, func(t *testing.T, db *gorm.DB) {
-				if db.Dialector.Name() != "postgres" {
-					t.Skip("the one-statement update is PostgreSQL's")
-				}
-				setup(t, db, []any{&Item{}}, Include("Qty"))
-				seedItems(t, db) // qty 10, 3, 0
-				err := db.Callback().Update().Before("gorm:update").Register("test:change", func(tx *gorm.DB) {
-					tc.change(tx.Statement)
+	changes := map[string]struct {
+		change func(s *gorm.Statement, sql string)
+		want   string // after "auditlog: cannot record the VERB of items: "
+	}{
+		"FROM added": {func(s *gorm.Statement, _ string) {
+			s.AddClause(clause.From{Tables: []clause.Table{{Name: "items", Alias: "other"}}})
+		}, "clause FROM was added after auditlog:before"},
+		"RETURNING added": {func(s *gorm.Statement, _ string) { s.AddClause(clause.Returning{}) },
+			"it did not run through auditlog:before's connection"},
+		"SQL written by a callback": {func(s *gorm.Statement, sql string) { s.SQL.WriteString(sql) },
+			"its SQL is not the one its clauses build"},
+	}
+	for writeName, w := range writes {
+		for changeName, c := range changes {
+			t.Run(writeName+"/"+changeName, func(t *testing.T) {
+				forEachDB(t, func(t *testing.T, db *gorm.DB) {
+					if db.Dialector.Name() != "postgres" {
+						t.Skip("the one-statement write is PostgreSQL's")
+					}
+					setup(t, db, []any{&Item{}}, Include("Qty"))
+					seedItems(t, db) // qty 10, 3, 0
+					chain := db.Callback().Update()
+					if w.hook == "gorm:delete" {
+						chain = db.Callback().Delete()
+					}
+					err := chain.Before(w.hook).Register("test:change", func(tx *gorm.DB) {
+						c.change(tx.Statement, w.sql)
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := "auditlog: cannot record the " + w.verb + " of items: " + c.want
+					if err := w.do(db); err == nil || err.Error() != want {
+						t.Fatalf("%s: %v, want %q", writeName, err, want)
+					}
+					var items []Item
+					if err := db.Unscoped().Order("id").Find(&items).Error; err != nil {
+						t.Fatal(err)
+					}
+					if len(items) != 3 || items[0].Qty != 10 || items[1].Qty != 3 || items[0].DeletedAt.Valid || items[1].DeletedAt.Valid {
+						t.Errorf("rows after the failed %s: %+v", writeName, items)
+					}
+					if diff := cmp.Diff([]summary(nil), summarize(allEntries(t, db))); diff != "" {
+						t.Errorf("entries (-want +got):\n%s", diff)
+					}
 				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				err = db.Model(&Item{}).Where("id < ?", 3).Update("qty", gorm.Expr("qty + 1")).Error
-				if err == nil || err.Error() != tc.want {
-					t.Fatalf("update: %v, want %q", err, tc.want)
-				}
-				var items []Item
-				if err := db.Order("id").Find(&items).Error; err != nil {
-					t.Fatal(err)
-				}
-				if len(items) != 3 || items[0].Qty != 10 || items[1].Qty != 3 {
-					t.Errorf("rows after the failed update: %+v", items)
-				}
-				if diff := cmp.Diff([]summary(nil), summarize(allEntries(t, db))); diff != "" {
-					t.Errorf("entries (-want +got):\n%s", diff)
-				}
 			})
-		})
+		}
 	}
 }
 
