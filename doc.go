@@ -28,13 +28,14 @@
 // Old values are the database's, read in the change's transaction with
 // SELECT ... FOR UPDATE on PostgreSQL and MySQL/MariaDB; the write is then
 // restricted to exactly the rows read, so a row that starts to match
-// concurrently is not changed without an entry. On PostgreSQL an update is
-// one statement that does all of it: WITH locked AS (SELECT ... FOR UPDATE)
-// UPDATE ... FROM locked ... RETURNING the locked (old) and updated (new)
-// values. New values are read back after the write where the statement does
-// not return or carry them (gorm.Expr on MySQL, soft delete, upserts, time
-// values whose stored precision is not known). An
-// update that changes no tracked field writes no entry: values are compared
+// concurrently is not changed without an entry. On PostgreSQL an update or
+// delete is one statement that does all of it: WITH locked AS (SELECT ...
+// FOR UPDATE) UPDATE ... FROM locked ... RETURNING the locked (old) and
+// updated (new) values, or DELETE ... USING locked ... RETURNING the deleted
+// rows. Elsewhere new values are read back after the write where the
+// statement does not return or carry them (gorm.Expr on MySQL, soft delete,
+// upserts, time values whose stored precision is not known). An update that
+// changes no tracked field writes no entry: values are compared
 // in their canonical stored form, so 0.170 and 0.17 in a decimal column,
 // equal instants in different zones and JSON with reordered keys are equal,
 // while NULL and "" are not.
@@ -111,7 +112,7 @@
 // recorded: db.Exec, db.Raw, and SQL run outside GORM. An upsert whose
 // conflict is on a unique column other than the primary key, with the key
 // unset, is recorded as a create with the row's values after the write. A
-// single Where delete, or update outside PostgreSQL, that matches more than
+// single Where update or delete outside PostgreSQL that matches more than
 // 30000 rows (fewer with a composite key) fails with ErrTooManyRows: split
 // it. An update that changes a primary key with gorm.Expr fails with
 // ErrUnidentifiedRow outside PostgreSQL: the new key is not known there. A

@@ -82,15 +82,16 @@ const (
 //   - auditlog:begin, before the model hooks, opens a transaction when the
 //     model is tracked and the statement is not in one (SkipDefaultTransaction);
 //   - auditlog:before, just before the write, reads the old rows with a row
-//     lock and restricts the write to them;
+//     lock and restricts the write to them, or, on PostgreSQL, makes the
+//     write one statement that locks its rows and returns them (returning.go);
 //   - auditlog:after, just after the write and before the after-hooks, reads
 //     the new values where needed and inserts the entries in the same
 //     transaction;
 //   - auditlog:end, after gorm:commit_or_rollback_transaction, commits or rolls
 //     back the transaction that auditlog:begin opened;
 //   - auditlog:unwrap, on update right after gorm:update, ends the span in
-//     which the UPDATE's new rows are taken from RETURNING (PostgreSQL,
-//     SQLite);
+//     which the UPDATE's rows are taken from RETURNING (PostgreSQL, SQLite;
+//     on delete auditlog:after does it);
 //   - auditlog:stamp, on create before the INSERT, fills ActorStamps (on
 //     update auditlog:before does);
 //   - auditlog:access, on the query chain after gorm:query, records reads of

@@ -22,8 +22,8 @@ var ErrUnidentifiedRow = errors.New("auditlog: written row has no known primary 
 // ErrTooManyRows is returned (and fails the change) when one Where update or
 // delete of a tracked model matches more rows than the plugin can restrict
 // the statement to in one IN list (maxKeyParams key values). Split such a
-// change into batches. Updates on PostgreSQL have no such limit: they are one
-// statement that locks the rows it changes (see returningPool).
+// change into batches. PostgreSQL has no such limit: an update or delete
+// there is one statement that locks the rows it changes (see returningPool).
 var ErrTooManyRows = errors.New("auditlog: too many rows in one statement")
 
 // maxKeyParams bounds the primary-key values of the IN list that restricts a
