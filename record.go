@@ -278,17 +278,9 @@ func (p *Plugin) afterUpdate(db *gorm.DB) {
 	pl := o.plan
 	b := p.newBatch(stmt.Context, pl)
 	if r := o.returning; r != nil && r.mode == returnOldNew {
-		if !r.used {
-			db.AddError(r.notUsed())
+		if err := r.addEntries(b, ActionUpdate); err != nil {
+			db.AddError(err)
 			return
-		}
-		for i, row := range r.rows {
-			// Keyed by the old key, like every update entry: an UPDATE that
-			// changes the key closes the history of the old one with it.
-			old := r.old[i]
-			if changes := pl.diff(old.state, row.state); changes != nil {
-				b.add(ActionUpdate, old.key, row.model, changes, row.state, old.state)
-			}
 		}
 		p.write(db, b)
 		return
@@ -420,21 +412,10 @@ func (p *Plugin) afterDelete(db *gorm.DB) {
 	}
 	pl := o.plan
 	if r := o.returning; r != nil {
-		if !r.used {
-			db.AddError(r.notUsed())
-			return
-		}
 		b := p.newBatch(stmt.Context, pl)
-		b.entries = make([]LogEntry, 0, len(r.rows))
-		for i, row := range r.rows {
-			if r.mode == returnDeleted {
-				b.add(ActionDelete, row.key, row.model, pl.diff(row.state, nil), row.state, nil)
-				continue
-			}
-			old := r.old[i] // a soft delete
-			if changes := pl.diff(old.state, row.state); changes != nil {
-				b.add(ActionDelete, old.key, row.model, changes, row.state, old.state)
-			}
+		if err := r.addEntries(b, ActionDelete); err != nil {
+			db.AddError(err)
+			return
 		}
 		p.write(db, b)
 		return

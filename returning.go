@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -212,6 +213,30 @@ func (r *returningPool) ExecContext(ctx context.Context, query string, args ...a
 	return returnedRows(len(r.rows)), nil
 }
 
+// addEntries adds to b an entry of action for each row the one-statement
+// write returned: the deleted values for returnDeleted, and for
+// returnOldNew the changes from old to new, keyed by the old key like every
+// update entry (an UPDATE that changes a key closes the old key's history).
+// It fails when the write did not run through the pool.
+func (r *returningPool) addEntries(b *entryBatch, action Action) error {
+	if !r.used {
+		return r.notUsed()
+	}
+	pl := r.pl
+	b.entries = slices.Grow(b.entries, len(r.rows))
+	for i, row := range r.rows {
+		if r.mode == returnDeleted {
+			b.add(action, row.key, row.model, pl.diff(row.state, nil), row.state, nil)
+			continue
+		}
+		old := r.old[i]
+		if changes := pl.diff(old.state, row.state); changes != nil {
+			b.add(action, old.key, row.model, changes, row.state, old.state)
+		}
+	}
+	return nil
+}
+
 // notUsed is the error of a write that did not run through the pool:
 // another callback took the place of gorm:update or gorm:delete, or gave the
 // statement a RETURNING of its own. Its rows are unknown, so the change must
@@ -362,8 +387,8 @@ func (r *returningPool) sortByKey() {
 	r.rows = rows
 }
 
-// compareKeys orders primary-key values as scanned: numbers, strings, byte
-// strings and times by value, anything else by its text.
+// compareKeys orders primary-key values as scanned: numbers, strings and
+// times by value, anything else by its text.
 func compareKeys(a, b []any) int {
 	for i := range a {
 		if c := compareValues(a[i], b[i]); c != 0 {
@@ -374,38 +399,18 @@ func compareKeys(a, b []any) int {
 }
 
 func compareValues(a, b any) int {
-	switch x := a.(type) {
-	case int64:
-		if y, ok := b.(int64); ok {
-			return cmp.Compare(x, y)
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	if va.IsValid() && vb.IsValid() && va.Type() == vb.Type() {
+		switch va.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			return cmp.Compare(va.Int(), vb.Int())
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			return cmp.Compare(va.Uint(), vb.Uint())
+		case reflect.String:
+			return strings.Compare(va.String(), vb.String())
 		}
-	case int:
-		if y, ok := b.(int); ok {
-			return cmp.Compare(x, y)
-		}
-	case int32:
-		if y, ok := b.(int32); ok {
-			return cmp.Compare(x, y)
-		}
-	case uint:
-		if y, ok := b.(uint); ok {
-			return cmp.Compare(x, y)
-		}
-	case uint64:
-		if y, ok := b.(uint64); ok {
-			return cmp.Compare(x, y)
-		}
-	case uint32:
-		if y, ok := b.(uint32); ok {
-			return cmp.Compare(x, y)
-		}
-	case string:
-		if y, ok := b.(string); ok {
-			return strings.Compare(x, y)
-		}
-	case time.Time:
-		if y, ok := b.(time.Time); ok {
-			return x.Compare(y)
+		if ta, ok := a.(time.Time); ok {
+			return ta.Compare(b.(time.Time))
 		}
 	}
 	return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))

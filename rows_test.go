@@ -58,3 +58,26 @@ func TestSameScan(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareKeys: rows a one-statement write returns are put in key order,
+// numerically for numbers (10 after 9), not by their text.
+func TestCompareKeys(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cases := []struct {
+		a, b []any
+		want int
+	}{
+		{[]any{int64(9)}, []any{int64(10)}, -1},
+		{[]any{uint32(10)}, []any{uint32(9)}, 1},
+		{[]any{"b"}, []any{"a"}, 1},
+		{[]any{t0}, []any{t0.Add(time.Second)}, -1},
+		{[]any{int64(1), "b"}, []any{int64(1), "a"}, 1},
+		{[]any{int64(1), "a"}, []any{int64(1), "a"}, 0},
+		{[]any{[]byte{2}}, []any{[]byte{1}}, 1}, // by text
+	}
+	for _, c := range cases {
+		if got := compareKeys(c.a, c.b); got != c.want {
+			t.Errorf("compareKeys(%v, %v) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
+}
