@@ -395,6 +395,42 @@ func TestOrderAndLimitFollowTheDialect(t *testing.T) {
 		if diff := cmp.Diff(deleted, loggedDeletes); diff != "" {
 			t.Errorf("logged deletes differ from deleted rows (err %v) (-deleted +logged):\n%s", deleteErr, diff)
 		}
+
+		// A hard delete: on MariaDB it is the DELETE with its ORDER BY and
+		// LIMIT and RETURNING appended (returning.go).
+		clearEntries(t, db)
+		before := allItems(t, db)
+		hardErr := db.Unscoped().Where("qty >= ?", 0).Order("id desc").Limit(1).Delete(&Item{}).Error
+		if hardErr != nil {
+			t.Logf("hard delete failed: %v", hardErr) // SQLite, if GORM renders LIMIT
+		}
+		var gone, loggedGone []string
+		after := map[int64]bool{}
+		for _, it := range allItems(t, db) {
+			after[it.ID] = true
+		}
+		for _, it := range before {
+			if !after[it.ID] {
+				gone = append(gone, fmt.Sprint(it.ID))
+			}
+		}
+		for _, e := range allEntries(t, db) {
+			if e.Action != ActionDelete || e.Changes["id"].New != nil {
+				t.Errorf("hard delete entry %s %v", e.Action, e.Changes)
+			}
+			loggedGone = append(loggedGone, e.ObjectPK)
+		}
+		slices.Sort(loggedGone)
+		wantGone := map[string][]string{"mysql": {"3"}, "postgres": {"1", "2", "3"}, "sqlite": {"1", "2", "3"}}[db.Dialector.Name()]
+		if hardErr != nil {
+			wantGone = nil
+		}
+		if diff := cmp.Diff(wantGone, gone); diff != "" {
+			t.Errorf("hard-deleted rows (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(gone, loggedGone); diff != "" {
+			t.Errorf("logged hard deletes differ from deleted rows (-deleted +logged):\n%s", diff)
+		}
 	})
 }
 

@@ -31,14 +31,17 @@ import (
 //     UPDATE <table> SET <the UPDATE's SET> FROM "auditlog_locked"
 //     WHERE <key> = "auditlog_locked"."auditlog_0" RETURNING <old columns>, <new columns>
 //
-//   - returnDeleted (PostgreSQL hard deletes): the same lock, then
+//   - returnDeleted (hard deletes): on PostgreSQL the same lock, then
 //     DELETE FROM <table> USING "auditlog_locked" WHERE <key> = ... RETURNING
-//     <the deleted rows' columns>;
+//     <the deleted rows' columns>; on SQLite 3.35+ and MariaDB 10.5+, the
+//     DELETE with RETURNING of the plan's columns appended (SQLite has one
+//     writer at a time, and InnoDB's DELETE locks and returns the rows it
+//     deletes);
 //
 //   - returnNew (SQLite 3.35+ updates whose old rows auditlog:before has read
 //     already): the UPDATE with RETURNING of the new values appended.
 //
-// The one-statement forms are built with GORM's clause builder from the
+// The one-statement forms on PostgreSQL are built with GORM's clause builder from the
 // statement's own clauses, and only after checking that those clauses build
 // exactly the SQL GORM is executing. Every other call (nested statements of
 // hooks or associations, which copy the connection) passes through
@@ -49,6 +52,9 @@ type returningPool struct {
 	pl    *plan
 	mode  returnMode
 	built []string // the clause names the statement's SQL is built from
+	// appended: the statement runs as GORM built it, with RETURNING of the
+	// plan's columns appended (returnNew; returnDeleted outside PostgreSQL).
+	appended bool
 
 	used bool
 	rows []scannedRow // new values (deleted rows for returnDeleted), in key order but for returnNew
@@ -106,12 +112,17 @@ func oneStatementUpdate(db *gorm.DB, pl *plan, softDelete bool) *returningPool {
 }
 
 // oneStatementDelete returns a pool for a hard delete that can run as one
-// statement returning the deleted rows: on PostgreSQL, when the statement
-// has no clause but DELETE, WHERE and a FROM of its own table only.
+// statement returning the deleted rows: where GORM builds RETURNING for a
+// DELETE (PostgreSQL, SQLite 3.35+, MariaDB 10.5+) and the statement has
+// none of its own; on PostgreSQL, when the statement has no clause but
+// DELETE, WHERE and a FROM of its own table only.
 func oneStatementDelete(db *gorm.DB, pl *plan) *returningPool {
 	_, own := db.Statement.Clauses["RETURNING"]
-	if db.Dialector.Name() != "postgres" || own || !slices.Contains(db.Callback().Delete().Clauses, "RETURNING") {
+	if own || !slices.Contains(db.Callback().Delete().Clauses, "RETURNING") {
 		return nil
+	}
+	if db.Dialector.Name() != "postgres" {
+		return &returningPool{ConnPool: db.Statement.ConnPool, stmt: db.Statement, pl: pl, mode: returnDeleted, appended: true}
 	}
 	built := db.Statement.BuildClauses
 	if len(built) == 0 {
@@ -125,7 +136,7 @@ func oneStatementDelete(db *gorm.DB, pl *plan) *returningPool {
 }
 
 func newReturningPool(db *gorm.DB, pl *plan) *returningPool {
-	return &returningPool{ConnPool: db.Statement.ConnPool, stmt: db.Statement, pl: pl, mode: returnNew}
+	return &returningPool{ConnPool: db.Statement.ConnPool, stmt: db.Statement, pl: pl, mode: returnNew, appended: true}
 }
 
 // unexpectedClause returns the name of a clause of the statement that the
@@ -165,8 +176,8 @@ func (r *returningPool) ExecContext(ctx context.Context, query string, args ...a
 		return r.ConnPool.ExecContext(ctx, query, args...)
 	}
 	r.used = true
-	if r.mode == returnNew {
-		r.sql, r.vars = query+r.returningNew(), args
+	if r.appended {
+		r.sql, r.vars = query+r.returningColumns(), args
 	} else {
 		// Between auditlog:before and the write another callback may have
 		// changed the statement: refuse rather than run a different one.
@@ -278,8 +289,8 @@ func (r *returningPool) newStatement() *gorm.Statement {
 	return st
 }
 
-// returningNew is " RETURNING col, ..." of the plan's columns.
-func (r *returningPool) returningNew() string {
+// returningColumns is " RETURNING col, ..." of the plan's columns.
+func (r *returningPool) returningColumns() string {
 	var b strings.Builder
 	b.WriteString(" RETURNING ")
 	for i, c := range r.pl.columns {

@@ -3,6 +3,7 @@ package auditlog
 import (
 	"context"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -64,7 +65,7 @@ func (r *sqlRecorder) kinds() []string {
 		if strings.Contains(strings.ToUpper(s), "FOR UPDATE") {
 			verb += " FOR UPDATE"
 		}
-		if verb == "UPDATE" && strings.Contains(strings.ToUpper(s), " RETURNING ") {
+		if (verb == "UPDATE" || verb == "DELETE") && strings.Contains(strings.ToUpper(s), " RETURNING ") {
 			suffix = " RETURNING"
 		}
 		out = append(out, verb+" "+m[2]+suffix)
@@ -105,15 +106,19 @@ func TestStatementsPerOperation(t *testing.T) {
 		"mysql":    {"SELECT FOR UPDATE items", "UPDATE items", "SELECT items", "INSERT audit_log_entries"},
 	}
 	hardDelete := map[string][]string{
-		"sqlite":   {"SELECT items", "DELETE items", "INSERT audit_log_entries"},
+		"sqlite":   {"DELETE items RETURNING", "INSERT audit_log_entries"},
 		"postgres": {"LOCK+DELETE items RETURNING", "INSERT audit_log_entries"},
-		"mysql":    {"SELECT FOR UPDATE items", "DELETE items", "INSERT audit_log_entries"},
+		"mysql":    {"DELETE items RETURNING", "INSERT audit_log_entries"},
 	}
 	for _, name := range testDatabases {
 		t.Run(name, func(t *testing.T) {
 			rec := &sqlRecorder{}
 			db := openTestDB(t, name, &gorm.Config{Logger: rec})
 			setup(t, db, []any{&Item{}})
+			if name == "mysql" && !slices.Contains(db.Callback().Delete().Clauses, "RETURNING") {
+				// MySQL, and MariaDB before 10.5, have no DELETE ... RETURNING.
+				hardDelete[name] = []string{"SELECT FOR UPDATE items", "DELETE items", "INSERT audit_log_entries"}
+			}
 			steps := []struct {
 				name string
 				do   func() error
