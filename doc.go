@@ -32,7 +32,8 @@
 // delete is one statement that does all of it: WITH locked AS (SELECT ...
 // FOR UPDATE) UPDATE ... FROM locked ... RETURNING the locked (old) and
 // updated (new) values, or DELETE ... USING locked ... RETURNING the deleted
-// rows. Elsewhere new values are read back after the write where the
+// rows. A hard delete on SQLite and MariaDB 10.5+ is DELETE ... RETURNING the
+// deleted rows. Elsewhere new values are read back after the write where the
 // statement does not return or carry them (gorm.Expr on MySQL, soft delete,
 // upserts, time values whose stored precision is not known). An update that
 // changes no tracked field writes no entry: values are compared
