@@ -51,7 +51,8 @@ func WithMask(fields ...string) Option {
 }
 
 // WithExclude never tracks the named fields in any model that has them, for
-// example WithExclude("UpdatedAt"). Repeating adds names.
+// example WithExclude("UpdatedAt"), except a soft-delete column (see
+// Include). Repeating adds names.
 func WithExclude(fields ...string) Option {
 	return optionFunc(func(c *config) { c.exclude = append(c.exclude, fields...) })
 }
@@ -126,12 +127,15 @@ type modelOptionFunc func(*modelConfig)
 func (f modelOptionFunc) applyModel(m *modelConfig) { f(m) }
 
 // Include tracks only the named fields (Go field names or column names).
-// Repeating adds fields. Exclude wins over Include.
+// Repeating adds fields. Exclude wins over Include. The primary key is always
+// read, and the soft-delete column (gorm.DeletedAt) always tracked, so that a
+// soft delete is recorded with it in the changes.
 func Include(fields ...string) ModelOption {
 	return modelOptionFunc(func(m *modelConfig) { m.include = append(m.include, fields...) })
 }
 
-// Exclude never tracks the named fields. Repeating adds fields.
+// Exclude never tracks the named fields, except the soft-delete column (see
+// Include). Repeating adds fields.
 func Exclude(fields ...string) ModelOption {
 	return modelOptionFunc(func(m *modelConfig) { m.exclude = append(m.exclude, fields...) })
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"gorm.io/gorm"
@@ -321,15 +322,20 @@ func (p *Plugin) trackedFields(s *schema.Schema, cfg *modelConfig, dialect strin
 		cfg = &modelConfig{}
 	}
 	var fields []*trackedField
+	softDelete := softDeleteFields(s)
 	for _, f := range s.Fields {
 		if f.DBName == "" || !f.Readable {
 			continue
 		}
-		if len(cfg.include) > 0 && !hasField(cfg.include, f) {
-			continue
-		}
-		if hasField(cfg.exclude, f) || hasField(p.cfg.exclude, f) {
-			continue
+		// The soft-delete column is always tracked: a soft delete is
+		// recorded with it in the changes, whatever Include and Exclude say.
+		if !slices.Contains(softDelete, f) {
+			if len(cfg.include) > 0 && !hasField(cfg.include, f) {
+				continue
+			}
+			if hasField(cfg.exclude, f) || hasField(p.cfg.exclude, f) {
+				continue
+			}
 		}
 		tf := &trackedField{
 			field:      f,
@@ -344,6 +350,27 @@ func (p *Plugin) trackedFields(s *schema.Schema, cfg *modelConfig, dialect strin
 			}
 		}
 		fields = append(fields, tf)
+	}
+	return fields
+}
+
+// softDeleteFields returns the columns the schema's soft-delete clauses set:
+// the Field of gorm.SoftDeleteDeleteClause, or of a plugin's clause of the
+// same shape (gorm.io/plugin/soft_delete).
+func softDeleteFields(s *schema.Schema) []*schema.Field {
+	var fields []*schema.Field
+	for _, c := range s.DeleteClauses {
+		v := reflect.Indirect(reflect.ValueOf(c))
+		if v.Kind() != reflect.Struct {
+			continue
+		}
+		fv := v.FieldByName("Field")
+		if !fv.IsValid() || !fv.CanInterface() {
+			continue
+		}
+		if f, ok := fv.Interface().(*schema.Field); ok && f != nil {
+			fields = append(fields, f)
+		}
 	}
 	return fields
 }

@@ -190,3 +190,47 @@ func TestPrimaryKeyChange(t *testing.T) {
 		}
 	})
 }
+
+// TestDeletesReturningRows: Where deletes take their rows from the write
+// itself where they can (PostgreSQL: one statement; SQLite and MariaDB: hard
+// deletes with RETURNING), in the connection modes that change the
+// connection type. Each deleted row has its entry, with its own old values;
+// a soft delete has the soft-delete column in its changes although Include
+// and Exclude leave it out.
+func TestDeletesReturningRows(t *testing.T) {
+	configs := map[string]gorm.Config{
+		"default":                {},
+		"prepared statements":    {PrepareStmt: true},
+		"no default transaction": {SkipDefaultTransaction: true},
+	}
+	for cfgName, config := range configs {
+		t.Run(cfgName, func(t *testing.T) {
+			for _, name := range testDatabases {
+				t.Run(name, func(t *testing.T) {
+					cfg := config // gorm.Open keeps the plugins in the config
+					db := openTestDB(t, name, &cfg)
+					setup(t, db, []any{&Item{}}, Include("Name", "Qty"), Exclude("DeletedAt"))
+					seedItems(t, db) // pen 10, ink 3, pad 0
+					if err := db.Where("qty > ?", 5).Delete(&Item{}).Error; err != nil {
+						t.Fatal(err)
+					}
+					if err := db.Unscoped().Where("qty < ?", 5).Delete(&Item{}).Error; err != nil {
+						t.Fatal(err)
+					}
+					entries := allEntries(t, db)
+					want := []summary{
+						{ActionDelete, "1", Changes{"deleted_at": {nil, nowText}}},
+						{ActionDelete, "2", Changes{"name": {"ink", nil}, "qty": {num("3"), nil}}},
+						{ActionDelete, "3", Changes{"name": {"pad", nil}, "qty": {num("0"), nil}}},
+					}
+					if diff := cmp.Diff(want, summarize(entries)); diff != "" {
+						t.Errorf("entries (-want +got):\n%s", diff)
+					}
+					if items := allItems(t, db); len(items) != 1 || items[0].Name != "pen" || !items[0].DeletedAt.Valid {
+						t.Errorf("rows after the deletes: %+v", items)
+					}
+				})
+			}
+		})
+	}
+}
