@@ -387,10 +387,11 @@ func TestNoSQLBuiltFromData(t *testing.T) {
 		t.Fatalf("parsed %d files", len(files))
 	}
 	// Reviewed: concatenations of SQL that GORM's builder and the dialect's
-	// quoting produced, with no data in them.
-	reviewed := map[string]string{
-		"r.ConnPool.QueryContext(ctx, query+r.returning, args...)": "returning.go: the statement's own SQL plus RETURNING of quoted column names",
-	}
+	// quoting produced, with no data in them. (returning.go appends RETURNING
+	// of quoted column names to GORM's own SQL through a field, which the
+	// check does not follow; the one-statement forms are built by GORM's
+	// statement builder.)
+	reviewed := map[string]string{}
 	for _, finding := range sqlBuiltFromStrings(fset, files) {
 		if _, ok := reviewed[finding[strings.IndexByte(finding, ' ')+1:]]; !ok {
 			t.Errorf("SQL built from strings: %s", finding)

@@ -515,9 +515,11 @@ func (o *op) restrict(db *gorm.DB) {
 	} else {
 		keep = keyCondition(stmt, o.plan, o.keyValues)
 	}
+	// The restriction comes first: a "--" comment ending the caller's raw
+	// condition would swallow whatever follows it on the line.
 	exprs := []clause.Expression{keep}
 	if conds := whereExprs(stmt); len(conds) > 0 {
-		exprs = []clause.Expression{clause.And(conds...), keep}
+		exprs = []clause.Expression{keep, clause.And(conds...)}
 	}
 	stmt.Clauses["WHERE"] = clause.Clause{Name: "WHERE", Expression: clause.Where{Exprs: exprs}}
 }

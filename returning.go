@@ -289,10 +289,12 @@ func (r *returningPool) newStatement() *gorm.Statement {
 	return st
 }
 
-// returningColumns is " RETURNING col, ..." of the plan's columns.
+// returningColumns is "\nRETURNING col, ..." of the plan's columns: on a
+// line of its own, so that a "--" comment ending the statement's SQL (in a
+// raw Where condition) cannot swallow it.
 func (r *returningPool) returningColumns() string {
 	var b strings.Builder
-	b.WriteString(" RETURNING ")
+	b.WriteString("\nRETURNING ")
 	for i, c := range r.pl.columns {
 		if i > 0 {
 			b.WriteByte(',')
@@ -309,6 +311,8 @@ func (r *returningPool) returningColumns() string {
 func (r *returningPool) oneStatement() (string, []any) {
 	stmt, lc := r.stmt, &r.pl.locked
 	st := r.newStatement()
+	// A line ends after each clause that may hold the caller's raw SQL (WHERE,
+	// SET), so that a "--" comment in it cannot swallow the clauses after it.
 	st.WriteString("WITH ")
 	st.WriteQuoted(lockedTable)
 	st.WriteString(" AS (")
@@ -319,20 +323,21 @@ func (r *returningPool) oneStatement() (string, []any) {
 	}
 	st.Clauses["ORDER BY"] = clause.Clause{Name: "ORDER BY", Expression: lc.order}
 	st.Clauses["FOR"] = clause.Clause{Name: "FOR", Expression: clause.Locking{Strength: clause.LockingStrengthUpdate}}
-	st.Build(stmt.DB.Callback().Query().Clauses...)
-	st.WriteString(") ")
+	buildQuery(st, stmt.DB.Callback().Query().Clauses)
+	st.WriteString(")\n")
 
 	join := clause.Clause{Name: "WHERE", Expression: clause.Where{Exprs: lc.join}}
 	if r.mode == returnDeleted {
-		st.Clauses = map[string]clause.Clause{"DELETE": stmt.Clauses["DELETE"], "FROM": stmt.Clauses["FROM"]}
+		st.Clauses = map[string]clause.Clause{
+			"DELETE":    stmt.Clauses["DELETE"],
+			"FROM":      stmt.Clauses["FROM"],
+			"WHERE":     join,
+			"RETURNING": {Name: "RETURNING", Expression: clause.Returning{Columns: r.pl.selectColumns}},
+		}
 		st.Build("DELETE", "FROM")
 		st.WriteString(" USING ")
 		st.WriteQuoted(lockedTable)
 		st.WriteByte(' ')
-		st.Clauses = map[string]clause.Clause{
-			"WHERE":     join,
-			"RETURNING": {Name: "RETURNING", Expression: clause.Returning{Columns: r.pl.selectColumns}},
-		}
 		st.Build("WHERE", "RETURNING")
 		return st.SQL.String(), st.Vars
 	}
@@ -343,7 +348,9 @@ func (r *returningPool) oneStatement() (string, []any) {
 		"WHERE":     join,
 		"RETURNING": {Name: "RETURNING", Expression: clause.Returning{Columns: lc.returning}},
 	}
-	st.Build("UPDATE", "SET", "FROM", "WHERE", "RETURNING")
+	st.Build("UPDATE", "SET")
+	st.WriteByte('\n')
+	st.Build("FROM", "WHERE", "RETURNING")
 	return st.SQL.String(), st.Vars
 }
 

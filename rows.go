@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -67,7 +68,7 @@ func scanRows(db *gorm.DB, pl *plan, q rowQuery, fn func(scannedRow) error) erro
 	if q.lock && db.Dialector.Name() != "sqlite" {
 		st.AddClause(clause.Locking{Strength: clause.LockingStrengthUpdate})
 	}
-	st.Build(db.Callback().Query().Clauses...)
+	buildQuery(st, db.Callback().Query().Clauses)
 	sql := st.SQL.String()
 	rows, err := db.Statement.ConnPool.QueryContext(ctx, sql, st.Vars...)
 	if db.Logger != nil {
@@ -78,6 +79,16 @@ func scanRows(db *gorm.DB, pl *plan, q rowQuery, fn func(scannedRow) error) erro
 	}
 	defer rows.Close()
 	return scanResult(ctx, pl, rows, fn)
+}
+
+// buildQuery builds st's SELECT with the dialect's query clauses, in their
+// order, and ends the line after the WHERE, which may hold the caller's raw
+// SQL: a "--" comment there cannot swallow the ORDER BY, LIMIT or lock.
+func buildQuery(st *gorm.Statement, names []string) {
+	i := slices.Index(names, "WHERE") + 1
+	st.Build(names[:i]...)
+	st.WriteByte('\n')
+	st.Build(names[i:]...)
 }
 
 // scanResult reads rows of the plan's columns (in pl.columns order).

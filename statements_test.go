@@ -34,10 +34,10 @@ func (r *sqlRecorder) Trace(_ context.Context, _ time.Time, fc func() (string, i
 
 // lockedUpdate matches the one-statement update of returning.go: a CTE that
 // locks the rows, and the UPDATE of those rows returning old and new values.
-var lockedUpdate = regexp.MustCompile(`^WITH "auditlog_locked" AS \(SELECT .* FOR UPDATE\) UPDATE "(\w+)" SET .* FROM "auditlog_locked" WHERE .* RETURNING `)
+var lockedUpdate = regexp.MustCompile(`(?s)^WITH "auditlog_locked" AS \(SELECT .*\sFOR UPDATE\)\sUPDATE "(\w+)" SET .*\sFROM "auditlog_locked" WHERE .*\sRETURNING\s`)
 
 // lockedDelete matches the one-statement hard delete of returning.go.
-var lockedDelete = regexp.MustCompile(`^WITH "auditlog_locked" AS \(SELECT .* FOR UPDATE\) DELETE FROM "(\w+)" USING "auditlog_locked" WHERE .* RETURNING `)
+var lockedDelete = regexp.MustCompile(`(?s)^WITH "auditlog_locked" AS \(SELECT .*\sFOR UPDATE\)\sDELETE FROM "(\w+)" USING "auditlog_locked" WHERE .*\sRETURNING\s`)
 
 var verbAndTable = regexp.MustCompile(`(?i)^\s*(INSERT INTO|UPDATE|DELETE FROM|SELECT .*? FROM)\s+[\x60"]?(\w+)`)
 
@@ -65,7 +65,7 @@ func (r *sqlRecorder) kinds() []string {
 		if strings.Contains(strings.ToUpper(s), "FOR UPDATE") {
 			verb += " FOR UPDATE"
 		}
-		if (verb == "UPDATE" || verb == "DELETE") && strings.Contains(strings.ToUpper(s), " RETURNING ") {
+		if (verb == "UPDATE" || verb == "DELETE") && regexp.MustCompile(`\sRETURNING\s`).MatchString(s) {
 			suffix = " RETURNING"
 		}
 		out = append(out, verb+" "+m[2]+suffix)
