@@ -253,28 +253,28 @@ func (r *returningPool) addEntries(b *entryBatch, action Action) error {
 // statement a RETURNING of its own. Its rows are unknown, so the change must
 // not commit without its entries.
 func (r *returningPool) notUsed() error {
-	what := "UPDATE"
+	return fmt.Errorf("auditlog: cannot record the %s of %s: it did not run through auditlog:before's connection", r.verb(), r.pl.schema.Table)
+}
+
+// verb is the statement the pool runs, for errors.
+func (r *returningPool) verb() string {
 	if r.mode == returnDeleted {
-		what = "DELETE"
+		return "DELETE"
 	}
-	return fmt.Errorf("auditlog: cannot record the %s of %s: it did not run through auditlog:before's connection", what, r.pl.schema.Table)
+	return "UPDATE"
 }
 
 // checkBuilt checks that the statement's clauses are still only those the
 // one-statement form carries over, and that they build exactly query.
 func (r *returningPool) checkBuilt(query string) error {
-	what := "UPDATE"
-	if r.mode == returnDeleted {
-		what = "DELETE"
-	}
 	if name := r.unexpectedClause(); name != "" {
-		return fmt.Errorf("auditlog: cannot record the %s of %s: clause %s was added after auditlog:before", what, r.pl.schema.Table, name)
+		return fmt.Errorf("auditlog: cannot record the %s of %s: clause %s was added after auditlog:before", r.verb(), r.pl.schema.Table, name)
 	}
 	st := r.newStatement()
 	st.Clauses = r.stmt.Clauses
 	st.Build(r.built...)
 	if st.SQL.String() != query {
-		return fmt.Errorf("auditlog: cannot record the %s of %s: its SQL is not the one its clauses build", what, r.pl.schema.Table)
+		return fmt.Errorf("auditlog: cannot record the %s of %s: its SQL is not the one its clauses build", r.verb(), r.pl.schema.Table)
 	}
 	return nil
 }
