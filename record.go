@@ -275,19 +275,15 @@ func (p *Plugin) afterUpdate(db *gorm.DB) {
 	if o.plan == nil || db.Error != nil {
 		return
 	}
-	pl := o.plan
-	b := p.newBatch(stmt.Context, pl)
 	if r := o.returning; r != nil && r.mode == returnOldNew {
-		if err := r.addEntries(b, ActionUpdate); err != nil {
-			db.AddError(err)
-			return
-		}
-		p.write(db, b)
+		p.writeReturned(db, r, ActionUpdate)
 		return
 	}
 	if len(o.keys) == 0 {
 		return
 	}
+	pl := o.plan
+	b := p.newBatch(stmt.Context, pl)
 	if o.carried {
 		for _, key := range o.keys {
 			old := o.old[key]
@@ -328,6 +324,17 @@ func (p *Plugin) afterUpdate(db *gorm.DB) {
 		err = o.keyChanged("")
 	}
 	if err != nil {
+		db.AddError(err)
+		return
+	}
+	p.write(db, b)
+}
+
+// writeReturned writes the entries of a write that returned its rows
+// (returning.go), or fails the statement if it did not run through the pool.
+func (p *Plugin) writeReturned(db *gorm.DB, r *returningPool, action Action) {
+	b := p.newBatch(db.Statement.Context, r.pl)
+	if err := r.addEntries(b, action); err != nil {
 		db.AddError(err)
 		return
 	}
@@ -410,19 +417,14 @@ func (p *Plugin) afterDelete(db *gorm.DB) {
 	if db.Error != nil {
 		return
 	}
-	pl := o.plan
 	if r := o.returning; r != nil {
-		b := p.newBatch(stmt.Context, pl)
-		if err := r.addEntries(b, ActionDelete); err != nil {
-			db.AddError(err)
-			return
-		}
-		p.write(db, b)
+		p.writeReturned(db, r, ActionDelete)
 		return
 	}
 	if len(o.keys) == 0 {
 		return
 	}
+	pl := o.plan
 	b := p.newBatch(stmt.Context, pl)
 	b.entries = make([]LogEntry, 0, len(o.keys))
 	if softDelete(stmt, pl) {
