@@ -45,10 +45,13 @@ func forEachDB(t *testing.T, fn func(t *testing.T, db *gorm.DB)) {
 
 // openTestDB opens a fresh database of the named kind with the given config
 // (nil: the test default, with testNow as NowFunc and a silent logger).
-func openTestDB(t testing.TB, name string, cfg *gorm.Config) *gorm.DB {
+func openTestDB(t testing.TB, name string, config *gorm.Config) *gorm.DB {
 	t.Helper()
-	if cfg == nil {
-		cfg = &gorm.Config{}
+	// gorm.Open keeps the plugins in the config it is given: each database
+	// gets its own copy, so one config can serve several opens.
+	cfg := &gorm.Config{}
+	if config != nil {
+		*cfg = *config
 	}
 	if cfg.NowFunc == nil {
 		cfg.NowFunc = func() time.Time { return testNow }

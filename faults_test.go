@@ -145,12 +145,7 @@ func runFaults(t *testing.T, databases []string, wantErr func(dialect, point str
 		t.Run(mode.name, func(t *testing.T) {
 			for _, name := range databases {
 				t.Run(name, func(t *testing.T) {
-					var cfg *gorm.Config
-					if mode.cfg != nil {
-						c := *mode.cfg
-						cfg = &c
-					}
-					db := openTestDB(t, name, cfg)
+					db := openTestDB(t, name, mode.cfg)
 					setup(t, db, []any{&Item{}})
 					seedItems(t, db)
 					fi := &faultInjector{fault: fault(t, name)}

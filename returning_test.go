@@ -29,8 +29,7 @@ func TestExpressionUpdates(t *testing.T) {
 					if cfgName == "statement with RETURNING" && name == "mysql" {
 						t.Skip("MariaDB has no UPDATE ... RETURNING")
 					}
-					cfg := config // gorm.Open keeps the plugins in the config
-					db := openTestDB(t, name, &cfg)
+					db := openTestDB(t, name, &config)
 					setup(t, db, []any{&Item{}}, Include("Qty", "Note"))
 					seedItems(t, db) // qty 10, 3, 0
 					if cfgName == "callback before update" {
@@ -207,8 +206,7 @@ func TestDeletesReturningRows(t *testing.T) {
 		t.Run(cfgName, func(t *testing.T) {
 			for _, name := range testDatabases {
 				t.Run(name, func(t *testing.T) {
-					cfg := config // gorm.Open keeps the plugins in the config
-					db := openTestDB(t, name, &cfg)
+					db := openTestDB(t, name, &config)
 					setup(t, db, []any{&Item{}}, Include("Name", "Qty"), Exclude("DeletedAt"))
 					seedItems(t, db) // pen 10, ink 3, pad 0
 					if err := db.Where("qty > ?", 5).Delete(&Item{}).Error; err != nil {

@@ -81,12 +81,7 @@ func TestFailedEntryInsertFailsTheChange(t *testing.T) {
 			t.Run(mode.name+"/"+w.name, func(t *testing.T) {
 				for _, name := range testDatabases {
 					t.Run(name, func(t *testing.T) {
-						var cfg *gorm.Config
-						if mode.cfg != nil {
-							c := *mode.cfg
-							cfg = &c
-						}
-						db := openTestDB(t, name, cfg)
+						db := openTestDB(t, name, mode.cfg)
 						setup(t, db, []any{&Item{}})
 						seedItems(t, db)
 						if err := db.Migrator().DropTable(&LogEntry{}); err != nil {
