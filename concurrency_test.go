@@ -1,7 +1,10 @@
 package auditlog
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -71,14 +74,14 @@ func TestConcurrentUpdatesKeepHistoryContinuous(t *testing.T) {
 }
 
 // TestPhantomRowIsNotChangedWithoutEntry commits a new matching row from
-// another connection between auditlog:before and gorm:update. Under
-// PostgreSQL's READ COMMITTED the UPDATE would see that row. An update that
-// is one statement (returning.go) locks and changes it with its entry; one
-// that the plugin reads first (here: a statement with its own RETURNING) is
-// restricted to the rows it read, so the phantom stays unchanged. Either way
-// every changed row has its entry. (SQLite serializes writers, and InnoDB's
-// next-key locks make the insert wait, so the race exists only on
-// PostgreSQL.)
+// another connection while an update runs. Under PostgreSQL's READ
+// COMMITTED the UPDATE would see that row. An update that is one statement
+// (capture_sql.go) locks and changes the row committed before it, with its
+// entry; one that the plugin reads first (here: a statement with its own
+// RETURNING) is restricted to the rows it read, so a row committed between
+// the locked read and the write stays unchanged. Either way every changed
+// row has its entry. (SQLite serializes writers, and InnoDB's next-key locks
+// make the insert wait, so the race exists only on PostgreSQL.)
 func TestPhantomRowIsNotChangedWithoutEntry(t *testing.T) {
 	for _, oneStatement := range []bool{true, false} {
 		t.Run(map[bool]string{true: "one statement", false: "read first"}[oneStatement], func(t *testing.T) {
@@ -90,14 +93,18 @@ func TestPhantomRowIsNotChangedWithoutEntry(t *testing.T) {
 				seedItems(t, db)
 				other := db.Session(&gorm.Session{NewDB: true}) // another pooled connection, autocommit
 				injected := false
-				err := db.Callback().Update().Before("gorm:update").Register("test:phantom", func(tx *gorm.DB) {
-					if injected {
+				inject := func() error {
+					injected = true
+					return other.Create(&Item{Name: "phantom", Qty: 50}).Error
+				}
+				// Before the statement (one statement), or right after the
+				// capture's locked read (read first), under the capture.
+				err := db.Callback().Update().After("gorm:before_update").Before("auditlog:before").Register("test:phantom", func(tx *gorm.DB) {
+					if oneStatement {
+						tx.AddError(inject())
 						return
 					}
-					injected = true
-					if err := other.Create(&Item{Name: "phantom", Qty: 50}).Error; err != nil {
-						tx.AddError(err)
-					}
+					tx.Statement.ConnPool = &afterLockedRead{ConnPool: tx.Statement.ConnPool, then: inject}
 				})
 				if err != nil {
 					t.Fatal(err)
@@ -134,3 +141,27 @@ func TestPhantomRowIsNotChangedWithoutEntry(t *testing.T) {
 		})
 	}
 }
+
+// afterLockedRead runs then once, right after the first locking SELECT that
+// goes through it.
+type afterLockedRead struct {
+	gorm.ConnPool
+	then func() error
+	done bool
+}
+
+func (p *afterLockedRead) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := p.ConnPool.QueryContext(ctx, query, args...)
+	if err == nil && !p.done && strings.HasPrefix(query, "SELECT") && strings.Contains(query, "FOR UPDATE") {
+		p.done = true
+		if err := p.then(); err != nil {
+			rows.Close()
+			return nil, err
+		}
+	}
+	return rows, err
+}
+
+// Commit and Rollback end the transaction afterLockedRead stands in for.
+func (p *afterLockedRead) Commit() error   { return p.ConnPool.(gorm.TxCommitter).Commit() }
+func (p *afterLockedRead) Rollback() error { return p.ConnPool.(gorm.TxCommitter).Rollback() }

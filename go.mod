@@ -9,6 +9,9 @@ require (
 	gorm.io/driver/postgres v1.6.0
 	gorm.io/driver/sqlite v1.6.0
 	gorm.io/gorm v1.31.2
+	gorm.io/plugin/dbresolver v1.6.2
+	gorm.io/plugin/optimisticlock v1.1.3
+	gorm.io/plugin/soft_delete v1.2.1
 )
 
 require (

@@ -27,6 +27,10 @@ type config struct {
 	beforeLog    []func(context.Context, *LogEntry) error
 	afterLog     []func(context.Context, *LogEntry)
 	allowUnknown bool
+
+	// strategy forces a capture strategy where it applies (tests only:
+	// the conformance run goes through every strategy of each database).
+	strategy strategy
 }
 
 // WithTable stores entries in the named table instead of DefaultTable.

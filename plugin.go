@@ -19,6 +19,7 @@ type Plugin struct {
 
 	mu      sync.RWMutex
 	naming  schema.Namer
+	caps    capabilities // of the database Initialize was given
 	models  map[reflect.Type]*modelConfig
 	plans   map[*schema.Schema]*plan
 	actions map[Action]actionDef
@@ -77,28 +78,31 @@ const (
 )
 
 // Initialize registers the plugin's callbacks on db's create, update, delete
-// and query chains; db.Use calls it. On each write chain:
+// and query chains, and learns what db's database can do (capabilities.go);
+// db.Use calls it. On each write chain:
 //
 //   - auditlog:begin, before the model hooks, opens a transaction when the
 //     model is tracked and the statement is not in one (SkipDefaultTransaction);
-//   - auditlog:before, just before the write, reads the old rows with a row
-//     lock and restricts the write to them, or, on PostgreSQL, makes the
-//     write one statement that locks its rows and returns them (returning.go);
-//   - auditlog:after, just after the write and before the after-hooks, reads
-//     the new values where needed and inserts the entries in the same
-//     transaction;
+//   - auditlog:before, just before the write: on update and delete it puts
+//     the capture in place of the statement's connection, which captures the
+//     write when GORM executes it, after every clause is in
+//     (capture_exec.go); on create it reads the rows an upsert may overwrite;
+//   - auditlog:after, just after the write and before the after-hooks, turns
+//     the captured rows into entries and inserts them in the same
+//     transaction (capture.go);
 //   - auditlog:end, after gorm:commit_or_rollback_transaction, commits or rolls
 //     back the transaction that auditlog:begin opened;
-//   - auditlog:unwrap, on update right after gorm:update, ends the span in
-//     which the UPDATE's rows are taken from RETURNING (PostgreSQL, SQLite;
-//     on delete auditlog:after does it);
+//   - auditlog:unwrap, on update right after gorm:update, puts the
+//     statement's connection back before the associations are saved (on
+//     delete auditlog:after does it);
 //   - auditlog:stamp, on create before the INSERT, fills ActorStamps (on
 //     update auditlog:before does);
 //   - auditlog:access, on the query chain after gorm:query, records reads of
-//     models registered with LogAccess.
+//     models registered with RecordAccess.
 func (p *Plugin) Initialize(db *gorm.DB) error {
 	p.mu.Lock()
 	p.naming = db.NamingStrategy
+	p.caps = newCapabilities(db)
 	clear(p.plans)
 	clear(p.display)
 	p.parsed.Clear() // parsed with the default naming if Register came first
@@ -117,12 +121,12 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 		update.Before("gorm:setup_reflect_value").Register(cbBegin, p.begin),
 		update.Before("gorm:update").Register(cbBefore, p.beforeUpdate),
 		update.After("gorm:update").Before("gorm:save_after_associations").Register(cbUnwrap, p.unwrap),
-		update.After("gorm:update").Before("gorm:after_update").Register(cbAfter, p.afterUpdate),
+		update.After("gorm:update").Before("gorm:after_update").Register(cbAfter, p.afterWrite),
 		update.After("gorm:commit_or_rollback_transaction").Register(cbEnd, p.end),
 
 		del.Before("gorm:before_delete").Register(cbBegin, p.begin),
 		del.Before("gorm:delete").Register(cbBefore, p.beforeDelete),
-		del.After("gorm:delete").Before("gorm:after_delete").Register(cbAfter, p.afterDelete),
+		del.After("gorm:delete").Before("gorm:after_delete").Register(cbAfter, p.afterWrite),
 		del.After("gorm:commit_or_rollback_transaction").Register(cbEnd, p.end),
 
 		cb.Query().After("gorm:query").Before("gorm:after_query").Register(cbAccess, p.afterQuery),
@@ -148,12 +152,6 @@ func (p *Plugin) namer() schema.Namer {
 	}
 	return schema.NamingStrategy{}
 }
-
-// Keys of the per-statement state kept in Statement.Settings.
-const (
-	txKey = "auditlog:started_transaction"
-	opKey = "auditlog:op"
-)
 
 // begin opens a transaction for a tracked write that is not in one, so that
 // the change and its entries commit together. When GORM's default

@@ -24,14 +24,18 @@ type scannedRow struct {
 
 // rowQuery is a SELECT of a plan's columns built by scanRows.
 type rowQuery struct {
-	where    []clause.Expression // ANDed; none selects every row
-	order    *clause.Clause      // the write's ORDER BY; nil: by primary key
-	limit    *clause.Clause      // the write's LIMIT, if any
-	lock     bool                // FOR UPDATE where the dialect has row locks
-	unscoped bool                // without the model's query scopes (soft delete)
+	conn      gorm.ConnPool       // where it runs; nil: the statement's connection
+	table     string              // the table or its alias; "": the model's table
+	tableExpr *clause.Expr        // the statement's table expression (an alias), if any
+	from      *clause.From        // an UPDATE's FROM tables, joined to the table
+	where     []clause.Expression // ANDed; none selects every row
+	order     *clause.Clause      // the write's ORDER BY; nil: by primary key
+	limit     *clause.Clause      // the write's LIMIT, if any
+	lock      bool                // FOR UPDATE (of the table only, when there are FROM tables)
+	unscoped  bool                // without the model's query scopes (soft delete)
 }
 
-// scanRows runs q on the statement's connection (its transaction) and reads
+// scanRows runs q on its connection (the statement's transaction) and reads
 // the primary key and tracked columns of each row. The SELECT is built with
 // GORM's clause builder and the model's query clauses (soft delete applies
 // unless unscoped) but without a session or the query callbacks, so no
@@ -41,12 +45,14 @@ type rowQuery struct {
 func scanRows(db *gorm.DB, pl *plan, q rowQuery, fn func(scannedRow) error) error {
 	begin := time.Now()
 	ctx := db.Statement.Context
-	table := db.Statement.Table
-	if table == "" {
-		table = pl.schema.Table
+	if q.table == "" {
+		q.table = pl.schema.Table
 	}
-	st := &gorm.Statement{DB: db, Context: ctx, Schema: pl.schema, Table: table, Unscoped: q.unscoped,
-		Clauses: map[string]clause.Clause{}, Vars: make([]any, 0, 8)}
+	if q.conn == nil {
+		q.conn = db.Statement.ConnPool
+	}
+	st := &gorm.Statement{DB: db, Context: ctx, Schema: pl.schema, Table: q.table, TableExpr: q.tableExpr,
+		Unscoped: q.unscoped, Clauses: map[string]clause.Clause{}, Vars: make([]any, 0, 8)}
 	if len(q.where) > 0 {
 		st.AddClause(clause.Where{Exprs: []clause.Expression{clause.And(q.where...)}})
 	}
@@ -56,7 +62,14 @@ func scanRows(db *gorm.DB, pl *plan, q rowQuery, fn func(scannedRow) error) erro
 		}
 	}
 	st.AddClause(clause.Select{Columns: pl.selectColumns})
-	st.AddClause(clause.From{})
+	from := clause.From{}
+	lock := clause.Locking{Strength: clause.LockingStrengthUpdate}
+	if q.from != nil && (len(q.from.Tables) > 0 || len(q.from.Joins) > 0) {
+		from.Tables = append([]clause.Table{{Name: clause.CurrentTable}}, q.from.Tables...)
+		from.Joins = q.from.Joins
+		lock.Table = clause.Table{Name: q.table} // not the rows of the other tables
+	}
+	st.AddClause(from)
 	if q.order != nil {
 		st.Clauses["ORDER BY"] = *q.order
 	} else {
@@ -65,12 +78,12 @@ func scanRows(db *gorm.DB, pl *plan, q rowQuery, fn func(scannedRow) error) erro
 	if q.limit != nil {
 		st.Clauses["LIMIT"] = *q.limit
 	}
-	if q.lock && db.Dialector.Name() != "sqlite" {
-		st.AddClause(clause.Locking{Strength: clause.LockingStrengthUpdate})
+	if q.lock {
+		st.AddClause(lock)
 	}
 	buildQuery(st, db.Callback().Query().Clauses)
 	sql := st.SQL.String()
-	rows, err := db.Statement.ConnPool.QueryContext(ctx, sql, st.Vars...)
+	rows, err := q.conn.QueryContext(ctx, sql, st.Vars...)
 	if db.Logger != nil {
 		db.Logger.Trace(ctx, begin, func() (string, int64) { return db.Dialector.Explain(sql, st.Vars...), -1 }, err)
 	}

@@ -1,11 +1,10 @@
 package auditlog
 
 import (
-	"context"
+	"maps"
 	"reflect"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 	"gorm.io/gorm/schema"
 )
 
@@ -148,55 +147,45 @@ func stampMap(m reflect.Value, fields []*schema.Field, actor string) {
 	}
 }
 
-// stampUpdate sets UpdatedBy in an UPDATE whose SET clause is in stmt: in the
-// model (and the struct being saved, if that is another value) and in the
-// SET clause unless the update assigns it already.
-func stampUpdate(ctx context.Context, stmt *gorm.Statement, st *stampFields, actor string) {
+// stampUpdate sets UpdatedBy in what an update writes, before gorm:update
+// builds its SET clause from it (which also copies it into the model in
+// memory): in a copy of a map (the caller's map is left as it is) unless the
+// map names the column, or in the struct being saved or passed to Updates.
+// Omit("UpdatedBy") leaves it out.
+func stampUpdate(stmt *gorm.Statement, st *stampFields, actor string) {
 	f := st.updatedBy
 	if f == nil || !f.Updatable {
 		return
 	}
 	if cols, _ := stmt.SelectAndOmitColumns(false, true); !cols[f.DBName] {
 		if _, omitted := cols[f.DBName]; omitted {
-			return // Omit("UpdatedBy")
-		}
-	}
-	c, ok := stmt.Clauses["SET"]
-	if !ok {
-		return
-	}
-	set, ok := c.Expression.(clause.Set)
-	if !ok {
-		return
-	}
-	for _, a := range set {
-		if a.Column.Name == f.DBName {
 			return
 		}
 	}
-	set = append(set, clause.Assignment{Column: clause.Column{Name: f.DBName}, Value: actor})
-	c.Expression = set
-	stmt.Clauses["SET"] = c
-	if rv := reflect.Indirect(stmt.ReflectValue); rv.Kind() == reflect.Struct && rv.CanAddr() {
-		_ = f.Set(ctx, rv, actor)
-	}
-}
-
-// stampSave sets UpdatedBy in the struct a Save or Updates(&struct) writes,
-// before GORM builds the SET clause from it, so that the saved value is the
-// actor and not the value the struct was loaded with.
-func stampSave(ctx context.Context, stmt *gorm.Statement, st *stampFields, actor string) {
-	f := st.updatedBy
-	if f == nil {
+	switch dest := stmt.Dest.(type) {
+	case map[string]any:
+		if _, ok := dest[f.DBName]; ok {
+			return
+		}
+		if _, ok := dest[f.Name]; ok {
+			return
+		}
+		m := maps.Clone(dest)
+		m[f.DBName] = actor
+		stmt.Dest = m
 		return
 	}
 	dest := reflect.ValueOf(stmt.Dest)
-	if dest.Kind() != reflect.Pointer || dest.IsNil() {
-		return
+	for dest.Kind() == reflect.Pointer && !dest.IsNil() {
+		dest = dest.Elem()
 	}
-	dest = dest.Elem()
 	if dest.Kind() != reflect.Struct || dest.Type() != stmt.Schema.ModelType {
 		return
 	}
-	_ = f.Set(ctx, dest, actor)
+	if !dest.CanAddr() { // Updates(T{...}): stamp a copy
+		cp := reflect.New(dest.Type())
+		cp.Elem().Set(dest)
+		stmt.Dest, dest = cp.Interface(), cp.Elem()
+	}
+	_ = f.Set(stmt.Context, dest, actor)
 }

@@ -88,7 +88,7 @@ func (r *sqlRecorder) reset() {
 // statements, whatever its size: one locked read of the old rows, one read
 // of the new ones where the write does not carry them, and one multi-row
 // INSERT of the entries. On PostgreSQL an update or delete is one statement
-// that locks, writes and returns the rows (returning.go).
+// that locks, writes and returns the rows (capture_sql.go).
 func TestStatementsPerOperation(t *testing.T) {
 	valueUpdate := map[string][]string{
 		"sqlite":   {"SELECT items", "UPDATE items", "INSERT audit_log_entries"},
@@ -101,7 +101,7 @@ func TestStatementsPerOperation(t *testing.T) {
 		"mysql":    {"SELECT FOR UPDATE items", "UPDATE items", "SELECT items", "INSERT audit_log_entries"},
 	}
 	softDelete := map[string][]string{
-		"sqlite":   {"SELECT items", "UPDATE items", "SELECT items", "INSERT audit_log_entries"},
+		"sqlite":   {"SELECT items", "UPDATE items RETURNING", "INSERT audit_log_entries"},
 		"postgres": {"LOCK+UPDATE items RETURNING", "INSERT audit_log_entries"},
 		"mysql":    {"SELECT FOR UPDATE items", "UPDATE items", "SELECT items", "INSERT audit_log_entries"},
 	}

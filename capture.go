@@ -1,0 +1,320 @@
+package auditlog
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// ErrUnidentifiedRow fails a create or update whose rows the plugin cannot
+// identify afterwards, such as db.Table("items").Create(map) without the key
+// on a database that does not return it, or an update that changes a primary
+// key with gorm.Expr outside PostgreSQL: its entry could not name the row.
+var ErrUnidentifiedRow = errors.New("auditlog: written row has no known primary key value")
+
+// ErrTooManyRows is returned (and fails the change) when one Where update or
+// delete of a tracked model matches more rows than the plugin can restrict
+// the statement to in one IN list (maxKeyParams key values). Split such a
+// change into batches. PostgreSQL has no such limit: an update or delete
+// there is one statement that locks the rows it changes.
+var ErrTooManyRows = errors.New("auditlog: too many rows in one statement")
+
+// settingsKey is the type of the plugin's keys in Statement.Settings.
+type settingsKey struct{ name string }
+
+var (
+	opKey = settingsKey{"op"}          // *op: a tracked write between auditlog:before and auditlog:after
+	txKey = settingsKey{"transaction"} // *gorm.Statement: auditlog:begin opened the transaction
+)
+
+// rowChange is one row a write changed, as the database holds it: its key
+// (the key before the write), its tracked state before and after (nil: the
+// row did not exist, or no longer does), and the row as a model struct for
+// ObjectRepr when the model is a fmt.Stringer.
+type rowChange struct {
+	key      string
+	old, new rowState
+	model    reflect.Value
+}
+
+// op is the state of one tracked write between auditlog:before and
+// auditlog:after, kept in Statement.Settings under opKey.
+type op struct {
+	stmt *gorm.Statement // the statement this op belongs to; clones copy Settings
+	plan *plan
+	// capture runs an update or delete when GORM executes it (capture_exec.go).
+	capture *capturePool
+	// create: the rows an upsert may overwrite, by key; the number of maps
+	// given to a create from maps.
+	old  map[string]rowState
+	maps int
+}
+
+// trackedPlan returns the plan of a write that is tracked: the model is
+// registered and records action, the context does not disable tracking, and
+// the statement will run (no error, no DryRun, no SQL built by hand).
+func (p *Plugin) trackedPlan(db *gorm.DB, action Action) *plan {
+	if db.Error != nil || db.DryRun || db.Statement.SQL.Len() > 0 || Disabled(db.Statement.Context) {
+		return nil
+	}
+	pl := p.planFor(db)
+	if pl == nil || !pl.actions.has(action) {
+		return nil
+	}
+	return pl
+}
+
+// loadOp takes the op that auditlog:before stored for this statement. A
+// statement cloned from another (db.Session inside a hook) carries a copy of
+// its Settings, so the op's statement is checked too.
+func loadOp(db *gorm.DB) *op {
+	v, ok := db.Statement.Settings.Load(opKey)
+	if !ok {
+		return nil
+	}
+	o := v.(*op)
+	if o.stmt != db.Statement {
+		return nil
+	}
+	db.Statement.Settings.Delete(opKey)
+	return o
+}
+
+// beforeUpdate fills ActorStamps.UpdatedBy and, for a tracked model, puts the
+// capture in place of the statement's connection: GORM builds the UPDATE
+// inside gorm:update, after the model's update clauses (soft delete,
+// optimistic lock) and other plugins have added theirs, so only the
+// statement it finally executes says which rows change and how.
+func (p *Plugin) beforeUpdate(db *gorm.DB) {
+	stmt := db.Statement
+	if db.Error == nil && !stmt.SkipHooks && stmt.SQL.Len() == 0 {
+		if stamps := p.stampsFor(stmt.Schema); stamps != nil {
+			if actor := ActorFrom(stmt.Context); actor != "" {
+				stampUpdate(stmt, stamps, actor)
+			}
+		}
+	}
+	if pl := p.trackedPlan(db, ActionUpdate); pl != nil {
+		p.startCapture(db, pl, writeUpdate)
+	}
+}
+
+// beforeDelete puts the capture in place of the statement's connection; see
+// beforeUpdate.
+func (p *Plugin) beforeDelete(db *gorm.DB) {
+	pl := p.trackedPlan(db, ActionDelete)
+	if pl == nil {
+		return
+	}
+	kind := writeHardDelete
+	if pl.softDelete && !db.Statement.Unscoped && db.Statement.Schema != nil {
+		kind = writeSoftDelete
+	}
+	p.startCapture(db, pl, kind)
+}
+
+func (p *Plugin) startCapture(db *gorm.DB, pl *plan, kind writeKind) {
+	stmt := db.Statement
+	c := &capturePool{ConnPool: stmt.ConnPool, stmt: stmt, pl: pl, kind: kind,
+		caps: p.capabilities(db), force: p.cfg.strategy}
+	stmt.ConnPool = c
+	stmt.Settings.Store(opKey, &op{stmt: stmt, plan: pl, capture: c})
+}
+
+// afterWrite records the rows an update or delete changed, as the capture
+// saw them when GORM executed the statement.
+func (p *Plugin) afterWrite(db *gorm.DB) {
+	o := loadOp(db)
+	if o == nil {
+		return
+	}
+	c := o.capture
+	c.unwrap()
+	if db.Error != nil {
+		return
+	}
+	changes, err := c.finish(db)
+	if err != nil {
+		db.AddError(err)
+		return
+	}
+	action := ActionUpdate
+	if c.kind != writeUpdate {
+		action = ActionDelete
+	}
+	p.record(db, o.plan, action, changes)
+}
+
+// unwrap puts the statement's connection back right after gorm:update, so
+// that nothing after it (associations, hooks) sees the capture.
+func (p *Plugin) unwrap(db *gorm.DB) {
+	if v, ok := db.Statement.Settings.Load(opKey); ok {
+		if o := v.(*op); o.stmt == db.Statement && o.capture != nil {
+			o.capture.unwrap()
+		}
+	}
+}
+
+// record turns the rows a write changed into entries and writes them: a row
+// that did not exist before is created, one that no longer exists is
+// deleted, any other changed (action: update, or delete for a soft delete;
+// an upsert's update of an existing row is an update). A row whose tracked
+// fields did not change gets no entry, nor does an action the model does not
+// record.
+func (p *Plugin) record(db *gorm.DB, pl *plan, action Action, changes []rowChange) {
+	if len(changes) == 0 {
+		return
+	}
+	b := p.newBatch(db.Statement.Context, pl)
+	b.entries = slices.Grow(b.entries, len(changes))
+	for _, ch := range changes {
+		a := action
+		switch {
+		case ch.old == nil:
+			a = ActionCreate
+		case ch.new == nil:
+			a = ActionDelete
+		case action == ActionCreate:
+			a = ActionUpdate // an upsert that updated an existing row
+		}
+		if !pl.actions.has(a) {
+			continue
+		}
+		diff := pl.diff(ch.old, ch.new)
+		if diff == nil && ch.old != nil && ch.new != nil {
+			continue // nothing tracked changed
+		}
+		state, prev := ch.new, ch.old
+		if ch.new == nil {
+			state, prev = ch.old, nil // a hard delete: the state it removed
+		}
+		b.add(a, ch.key, ch.model, diff, state, prev)
+	}
+	if len(b.entries) > 0 {
+		p.write(db, b)
+	}
+}
+
+// writeKind is what an update or delete statement does to its rows.
+type writeKind uint8
+
+const (
+	writeUpdate     writeKind = iota + 1
+	writeSoftDelete           // an UPDATE that sets the soft-delete column
+	writeHardDelete
+)
+
+// strategy is how the capture learns a write's old and new rows. The one
+// for a statement is chosen by chooseStrategy when GORM executes it; the
+// table in ARCHITECTURE.md lists which applies where.
+type strategy uint8
+
+const (
+	// oneStatement: WITH locked AS (SELECT ... FOR UPDATE) UPDATE ... FROM
+	// locked ... RETURNING old and new values, or DELETE ... USING locked
+	// RETURNING the deleted rows: one statement (PostgreSQL).
+	oneStatement strategy = iota + 1
+	// deleteReturning: the DELETE with RETURNING of the deleted rows
+	// appended (SQLite 3.35+, MariaDB 10.5+).
+	deleteReturning
+	// readDelete: a locked read of the rows, then the DELETE restricted to
+	// their keys.
+	readDelete
+	// readReturning: a locked read of the old rows, then the UPDATE
+	// (restricted to their keys where phantoms can enter) with RETURNING of
+	// the new values appended (SQLite; PostgreSQL when the statement has
+	// clauses the one statement does not carry, such as FROM).
+	readReturning
+	// readCarry: a locked read, the restricted UPDATE; the new values are the
+	// SET clause's plain values applied to the old rows (MariaDB).
+	readCarry
+	// readReread: a locked read, the restricted UPDATE, then the new rows
+	// read back by key.
+	readReread
+)
+
+var strategyNames = [...]string{oneStatement: "one_statement", deleteReturning: "delete_returning",
+	readDelete: "read_delete", readReturning: "read_returning", readCarry: "read_carry", readReread: "read_reread"}
+
+func (s strategy) String() string {
+	if int(s) < len(strategyNames) && strategyNames[s] != "" {
+		return strategyNames[s]
+	}
+	return fmt.Sprintf("strategy(%d)", s)
+}
+
+// shape is what the choice of a strategy depends on in the statement GORM
+// executes.
+type shape struct {
+	// plain: the statement has no clause but UPDATE, SET and WHERE (DELETE,
+	// FROM of its own table and WHERE), the ones the one statement carries.
+	plain bool
+	// ownReturning: the caller's RETURNING, which gorm:update or gorm:delete
+	// scans itself from the rows the statement returns.
+	ownReturning bool
+	// carried: every tracked column the SET clause assigns has a plain value
+	// whose stored form is known (see carriedValue).
+	carried bool
+}
+
+// chooseStrategy is the one place that decides how a write is captured,
+// from the database's capabilities, what the statement does and its shape.
+// A strategy forced for tests (force) is used where it applies.
+func chooseStrategy(c capabilities, w writeKind, s shape, force strategy) strategy {
+	if force != 0 && applies(force, c, w, s) {
+		return force
+	}
+	for _, st := range []strategy{oneStatement, deleteReturning, readDelete, readCarry, readReturning, readReread} {
+		if applies(st, c, w, s) {
+			return st
+		}
+	}
+	return readReread
+}
+
+// applies reports whether strategy st can capture a write of kind w and
+// shape s on a database with capabilities c.
+func applies(st strategy, c capabilities, w writeKind, s shape) bool {
+	hard := w == writeHardDelete
+	switch st {
+	case oneStatement:
+		return c.lockingCTE && s.plain && !s.ownReturning
+	case deleteReturning:
+		return hard && c.deleteReturning && !s.ownReturning
+	case readDelete:
+		return hard
+	case readReturning:
+		return !hard && c.updateReturning && !s.ownReturning
+	case readCarry:
+		return !hard && s.carried
+	case readReread:
+		return !hard
+	}
+	return false
+}
+
+// keyChanged is the error of an update whose new rows do not match the rows
+// read before it by key: the UPDATE changed a primary key to a value the
+// plugin cannot know, and the change is refused rather than recorded
+// without its old values or not at all.
+func keyChanged(newKey string) error {
+	what := "a row read before the UPDATE is missing after it"
+	if newKey != "" {
+		what = fmt.Sprintf("the UPDATE returned row %s, which it did not read before", newKey)
+	}
+	return fmt.Errorf("%w: %s (a primary key changed by an expression is recorded on PostgreSQL only)", ErrUnidentifiedRow, what)
+}
+
+// setClause is the statement's SET clause, if it has one.
+func setClause(stmt *gorm.Statement) clause.Set {
+	if c, ok := stmt.Clauses["SET"]; ok {
+		if set, ok := c.Expression.(clause.Set); ok {
+			return set
+		}
+	}
+	return nil
+}

@@ -1,0 +1,155 @@
+package auditlog
+
+import (
+	"cmp"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/gorm/clause"
+)
+
+// oneStatementSQL builds the oneStatement strategy's SQL from the
+// statement's clauses, with its own variables:
+//
+//	WITH "auditlog_locked" AS (SELECT <key and tracked columns> AS "auditlog_0", ...
+//	FROM <table> WHERE <the write's WHERE> ORDER BY <key> FOR UPDATE)
+//	UPDATE <table> SET <the write's SET> FROM "auditlog_locked"
+//	WHERE <key> = "auditlog_locked"."auditlog_0" RETURNING <old columns>, <new columns>
+//
+// or, for a hard delete, DELETE FROM <table> USING "auditlog_locked" WHERE
+// <key> = ... RETURNING <the deleted rows' columns>. The WHERE, soft-delete
+// and optimistic-lock conditions included, selects the rows to lock; the
+// write changes the locked rows only, in key order. A line ends after each
+// clause that may hold the caller's raw SQL (WHERE, SET), so that a "--"
+// comment in it cannot swallow the clauses after it.
+func (c *capturePool) oneStatementSQL() (string, []any) {
+	stmt, lc := c.stmt, &c.pl.locked
+	st := c.newStatement()
+	st.WriteString("WITH ")
+	st.WriteQuoted(lockedTable)
+	st.WriteString(" AS (")
+	st.Clauses["SELECT"] = clause.Clause{Name: "SELECT", Expression: clause.Select{Columns: lc.selected}}
+	st.Clauses["FROM"] = clause.Clause{Name: "FROM", Expression: clause.From{}}
+	if where, ok := stmt.Clauses["WHERE"]; ok {
+		st.Clauses["WHERE"] = where
+	}
+	st.Clauses["ORDER BY"] = clause.Clause{Name: "ORDER BY", Expression: lc.order}
+	st.Clauses["FOR"] = clause.Clause{Name: "FOR", Expression: clause.Locking{Strength: clause.LockingStrengthUpdate}}
+	buildQuery(st, stmt.DB.Callback().Query().Clauses)
+	st.WriteString(")\n")
+
+	join := clause.Clause{Name: "WHERE", Expression: clause.Where{Exprs: lc.join}}
+	if c.kind == writeHardDelete {
+		st.Clauses = map[string]clause.Clause{
+			"DELETE":    stmt.Clauses["DELETE"],
+			"FROM":      stmt.Clauses["FROM"],
+			"WHERE":     join,
+			"RETURNING": {Name: "RETURNING", Expression: clause.Returning{Columns: c.pl.selectColumns}},
+		}
+		st.Build("DELETE", "FROM")
+		st.WriteString(" USING ")
+		st.WriteQuoted(lockedTable)
+		st.WriteByte(' ')
+		st.Build("WHERE", "RETURNING")
+		return st.SQL.String(), st.Vars
+	}
+	st.Clauses = map[string]clause.Clause{
+		"UPDATE":    stmt.Clauses["UPDATE"],
+		"SET":       stmt.Clauses["SET"],
+		"FROM":      {Name: "FROM", Expression: clause.From{Tables: []clause.Table{{Name: lockedTable}}}},
+		"WHERE":     join,
+		"RETURNING": {Name: "RETURNING", Expression: clause.Returning{Columns: lc.returning}},
+	}
+	st.Build("UPDATE", "SET")
+	st.WriteByte('\n')
+	st.Build("FROM", "WHERE", "RETURNING")
+	return st.SQL.String(), st.Vars
+}
+
+// lockedColumns are the parts of the one statement that depend on the plan
+// only, built once with it.
+type lockedColumns struct {
+	selected  []clause.Column     // the CTE's columns: key and tracked, aliased
+	join      []clause.Expression // table key = CTE key
+	returning []clause.Column     // the CTE's columns (old), then the table's (new)
+	order     clause.OrderBy      // by key, the order the rows are locked in
+}
+
+func newLockedColumns(pl *plan) lockedColumns {
+	var lc lockedColumns
+	lc.selected = make([]clause.Column, len(pl.columns))
+	lc.returning = make([]clause.Column, 0, 2*len(pl.columns))
+	for i, c := range pl.columns {
+		lc.selected[i] = clause.Column{Table: clause.CurrentTable, Name: c, Alias: lockedColumn + strconv.Itoa(i)}
+		lc.returning = append(lc.returning, clause.Column{Table: lockedTable, Name: lc.selected[i].Alias})
+	}
+	lc.returning = append(lc.returning, pl.selectColumns...)
+	lc.order = pkOrder(pl)
+	for _, col := range pl.keyColumns {
+		lc.join = append(lc.join, clause.Eq{Column: pl.selectColumns[col], Value: clause.Column{Table: lockedTable, Name: lc.selected[col].Alias}})
+	}
+	return lc
+}
+
+// keyValuesOf lists the primary-key values of rows.
+func keyValuesOf(rows []scannedRow) [][]any {
+	keys := make([][]any, len(rows))
+	for i, r := range rows {
+		keys[i] = r.keyValues
+	}
+	return keys
+}
+
+// sortByKey puts rows (and after, parallel to it, if not nil) in
+// primary-key order, the order of the entries of every other write:
+// RETURNING follows the join's order.
+func sortByKey(rows, after []scannedRow) {
+	idx := make([]int, len(rows))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return compareKeys(rows[a].keyValues, rows[b].keyValues) })
+	for _, list := range [][]scannedRow{rows, after} {
+		if len(list) != len(idx) {
+			continue
+		}
+		sorted := make([]scannedRow, len(idx))
+		for i, j := range idx {
+			sorted[i] = list[j]
+		}
+		copy(list, sorted)
+	}
+}
+
+// compareKeys orders primary-key values as scanned: numbers, strings and
+// times by value, anything else by its text.
+func compareKeys(a, b []any) int {
+	for i := range a {
+		if c := compareValues(a[i], b[i]); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+func compareValues(a, b any) int {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	if va.IsValid() && vb.IsValid() && va.Type() == vb.Type() {
+		switch va.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			return cmp.Compare(va.Int(), vb.Int())
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			return cmp.Compare(va.Uint(), vb.Uint())
+		case reflect.String:
+			return strings.Compare(va.String(), vb.String())
+		}
+		if ta, ok := a.(time.Time); ok {
+			return ta.Compare(b.(time.Time))
+		}
+	}
+	return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
+}
