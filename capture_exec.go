@@ -127,9 +127,6 @@ func (c *capturePool) choose(query string, viaQuery bool) error {
 		c.assign, s.carried = c.pl.carriedAssignments(c.set)
 	}
 	c.strategy = chooseStrategy(c.caps, c.kind, s, c.force)
-	if c.strategy == deleteReturning {
-		return nil // the DELETE runs as GORM built it
-	}
 	return c.checkBuilt(query)
 }
 
@@ -405,12 +402,12 @@ func (c *capturePool) unwrap() {
 	}
 }
 
-// verb is the statement the pool runs, for errors.
+// verb names the write in errors: UPDATE, or DELETE for soft and hard deletes.
 func (c *capturePool) verb() string {
-	if c.kind == writeHardDelete {
-		return "DELETE"
+	if c.kind == writeUpdate {
+		return "UPDATE"
 	}
-	return "UPDATE"
+	return "DELETE"
 }
 
 // newStatement is an empty statement on the same table as the pool's, for

@@ -56,8 +56,8 @@ func (pl *plan) secrets(states ...rowState) []string {
 
 // scrub masks the clear values of masked fields (secrets) wherever a hook or
 // the context's data put them into e: ObjectRepr falls back to "Model(pk)",
-// and in Data every string containing a secret has it replaced by its masked
-// form, as has every number equal to one (see maskData).
+// and in Data and Snapshot every string containing a secret has it replaced
+// by its masked form, as has every number equal to one (see maskData).
 func (pl *plan) scrub(e *LogEntry, secrets []string) error {
 	if len(secrets) == 0 {
 		return nil
@@ -74,6 +74,13 @@ func (pl *plan) scrub(e *LogEntry, secrets []string) error {
 	}
 	if data != nil {
 		e.Data = data
+	}
+	snapshot, err := maskData(e.Snapshot, secrets)
+	if err != nil {
+		return fmt.Errorf("auditlog: snapshot of %s %s %s: %w", e.Action, e.Table, e.ObjectPK, err)
+	}
+	if snapshot != nil {
+		e.Snapshot = snapshot
 	}
 	return nil
 }

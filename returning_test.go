@@ -78,37 +78,43 @@ func TestExpressionUpdates(t *testing.T) {
 	}
 }
 
-// TestOneStatementRefusesChangedStatement: on PostgreSQL an update or delete
-// runs as one statement built from the statement's own clauses. A callback
-// that changes the statement between auditlog:before and the write (another
-// clause, its own SQL) would make it a different statement, or one that runs
-// around the plugin: the write fails and changes nothing.
-func TestOneStatementRefusesChangedStatement(t *testing.T) {
+// TestChangedStatementIsCapturedAsRun: a callback may change the statement
+// between auditlog:before and the write (another clause, its own SQL). The
+// capture happens when GORM executes the statement, so it records the
+// statement as it runs: one with a RETURNING of its own is recorded; one
+// that the database refuses (an ambiguous FROM) fails as it does without
+// the plugin; SQL that the statement's clauses do not build is refused, and
+// the write changes nothing.
+func TestChangedStatementIsCapturedAsRun(t *testing.T) {
 	writes := map[string]struct {
-		hook string // the callback chain and the write callback
-		do   func(*gorm.DB) error
-		verb string // what the error calls the statement
-		sql  string // a statement of the same kind, not built from its clauses
+		hook    string // the callback chain and the write callback
+		do      func(*gorm.DB) error
+		verb    string // what the error calls the statement
+		sql     string // a statement of the same kind, not built from its clauses
+		changed []summary
 	}{
 		"update": {"gorm:update", func(db *gorm.DB) error {
 			return db.Model(&Item{}).Where("id < ?", 3).Update("qty", gorm.Expr("qty + 1")).Error
-		}, "UPDATE", "UPDATE items SET qty = 99 WHERE id < 3"},
+		}, "UPDATE", "UPDATE items SET qty = 99 WHERE id < 3", []summary{
+			{ActionUpdate, "1", Changes{"qty": {num("10"), num("11")}}}, {ActionUpdate, "2", Changes{"qty": {num("3"), num("4")}}}}},
 		"soft delete": {"gorm:delete", func(db *gorm.DB) error {
 			return db.Where("id < ?", 3).Delete(&Item{}).Error
-		}, "UPDATE", "UPDATE items SET deleted_at = now() WHERE id < 3"},
+		}, "DELETE", "UPDATE items SET deleted_at = CURRENT_TIMESTAMP WHERE id < 3", []summary{
+			{ActionDelete, "1", Changes{"deleted_at": {nil, "2026-01-02T03:04:05Z"}}},
+			{ActionDelete, "2", Changes{"deleted_at": {nil, "2026-01-02T03:04:05Z"}}}}},
 		"hard delete": {"gorm:delete", func(db *gorm.DB) error {
 			return db.Unscoped().Where("id < ?", 3).Delete(&Item{}).Error
-		}, "DELETE", "DELETE FROM items WHERE id < 3"},
+		}, "DELETE", "DELETE FROM items WHERE id < 3", []summary{
+			{ActionDelete, "1", Changes{"qty": {num("10"), nil}}}, {ActionDelete, "2", Changes{"qty": {num("3"), nil}}}}},
 	}
 	changes := map[string]struct {
 		change func(s *gorm.Statement, sql string)
-		want   string // after "auditlog: cannot record the VERB of items: "
+		want   string // "": recorded; "database": the database's error; else after "auditlog: cannot record the VERB of items: "
 	}{
 		"FROM added": {func(s *gorm.Statement, _ string) {
 			s.AddClause(clause.From{Tables: []clause.Table{{Name: "items", Alias: "other"}}})
-		}, "clause FROM was added after auditlog:before"},
-		"RETURNING added": {func(s *gorm.Statement, _ string) { s.AddClause(clause.Returning{}) },
-			"it did not run through auditlog:before's connection"},
+		}, "database"},
+		"RETURNING added": {func(s *gorm.Statement, _ string) { s.AddClause(clause.Returning{}) }, ""},
 		"SQL written by a callback": {func(s *gorm.Statement, sql string) { s.SQL.WriteString(sql) },
 			"its SQL is not the one its clauses build"},
 	}
@@ -116,10 +122,10 @@ func TestOneStatementRefusesChangedStatement(t *testing.T) {
 		for changeName, c := range changes {
 			t.Run(writeName+"/"+changeName, func(t *testing.T) {
 				forEachDB(t, func(t *testing.T, db *gorm.DB) {
-					if db.Dialector.Name() != "postgres" {
-						t.Skip("the one-statement write is PostgreSQL's")
+					if db.Dialector.Name() == "mysql" {
+						t.Skip("MariaDB builds neither FROM nor RETURNING into an UPDATE")
 					}
-					setup(t, db, []any{&Item{}}, Include("Qty"))
+					setup(t, db, []any{&Item{}}, Include("Qty", "DeletedAt"))
 					seedItems(t, db) // qty 10, 3, 0
 					chain := db.Callback().Update()
 					if w.hook == "gorm:delete" {
@@ -131,23 +137,45 @@ func TestOneStatementRefusesChangedStatement(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					want := "auditlog: cannot record the " + w.verb + " of items: " + c.want
-					if err := w.do(db); err == nil || err.Error() != want {
-						t.Fatalf("%s: %v, want %q", writeName, err, want)
-					}
-					var items []Item
-					if err := db.Unscoped().Order("id").Find(&items).Error; err != nil {
-						t.Fatal(err)
-					}
-					if len(items) != 3 || items[0].Qty != 10 || items[1].Qty != 3 || items[0].DeletedAt.Valid || items[1].DeletedAt.Valid {
-						t.Errorf("rows after the failed %s: %+v", writeName, items)
-					}
-					if diff := cmp.Diff([]summary(nil), summarize(allEntries(t, db))); diff != "" {
-						t.Errorf("entries (-want +got):\n%s", diff)
-					}
+					checkChangedStatement(t, db, w.do(db), "auditlog: cannot record the "+w.verb+" of items: "+c.want, c.want, w.changed)
 				})
 			})
 		}
+	}
+}
+
+// checkChangedStatement checks the outcome of one case of
+// TestChangedStatementIsCapturedAsRun: the write recorded exactly changed,
+// or failed with the expected error and changed nothing.
+func checkChangedStatement(t *testing.T, db *gorm.DB, err error, wantErr, kind string, changed []summary) {
+	t.Helper()
+	switch kind {
+	case "":
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(changed, summarize(allEntries(t, db))); diff != "" {
+			t.Errorf("entries (-want +got):\n%s", diff)
+		}
+		return
+	case "database":
+		if err == nil {
+			t.Fatal("the write succeeded, want the database's error")
+		}
+	default:
+		if err == nil || err.Error() != wantErr {
+			t.Fatalf("%v, want %q", err, wantErr)
+		}
+	}
+	var items []Item
+	if err := db.Unscoped().Order("id").Find(&items).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 3 || items[0].Qty != 10 || items[1].Qty != 3 || items[0].DeletedAt.Valid || items[1].DeletedAt.Valid {
+		t.Errorf("rows after the failed write: %+v", items)
+	}
+	if diff := cmp.Diff([]summary(nil), summarize(allEntries(t, db))); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
 	}
 }
 

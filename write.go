@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -141,10 +142,12 @@ type entryBatch struct {
 	pl      *plan
 	entries []LogEntry
 	// scrub is set when the entries may carry data (from the context or from
-	// hooks) and the model masks fields: secrets then holds, per entry, the
-	// clear values that must not appear in its Data or ObjectRepr.
+	// hooks) and the model masks fields: secrets then holds the clear values
+	// of the masked fields of every row of the batch, which must appear in
+	// no entry's Data, Snapshot or ObjectRepr (a hook may copy one row's
+	// secret into another row's entry).
 	scrub   bool
-	secrets [][]string
+	secrets []string
 }
 
 func (p *Plugin) newBatch(ctx context.Context, pl *plan) *entryBatch {
@@ -176,7 +179,11 @@ func (b *entryBatch) add(action Action, key string, row reflect.Value, changes C
 	}
 	b.entries = append(b.entries, e)
 	if b.scrub {
-		b.secrets = append(b.secrets, pl.secrets(state, old))
+		for _, secret := range pl.secrets(state, old) {
+			if !slices.Contains(b.secrets, secret) {
+				b.secrets = append(b.secrets, secret)
+			}
+		}
 	}
 }
 
@@ -194,69 +201,29 @@ func (p *Plugin) write(db *gorm.DB, b *entryBatch) {
 	}
 }
 
-// prepare runs the BeforeLog hooks and scrubs the entries.
+// prepare runs the BeforeLog hooks, then masks in every entry the clear
+// values of the batch's masked fields, wherever the context's data or a
+// hook put them.
 func (p *Plugin) prepare(ctx context.Context, b *entryBatch) error {
-	if err := b.scrubShared(); err != nil {
-		return err
-	}
 	if len(p.cfg.beforeLog) > 0 {
 		kept := b.entries[:0]
-		n := 0
 		for i := range b.entries {
 			skip, err := p.beforeLog(ctx, &b.entries[i])
 			if err != nil {
 				return err
 			}
-			if skip {
-				continue
+			if !skip {
+				kept = append(kept, b.entries[i])
 			}
-			kept = append(kept, b.entries[i])
-			if b.scrub {
-				b.secrets[n] = b.secrets[i]
-			}
-			n++
 		}
 		b.entries = kept
 	}
 	if b.scrub {
 		for i := range b.entries {
-			if err := b.pl.scrub(&b.entries[i], b.secrets[i]); err != nil {
+			if err := b.pl.scrub(&b.entries[i], b.secrets); err != nil {
 				return err
 			}
 		}
-	}
-	return nil
-}
-
-// scrubShared masks, in the data every entry of the batch shares (WithData,
-// Log's data), the clear values of the masked fields of all the batch's rows:
-// an entry's own scrub knows only its row's values, and the shared data may
-// hold another row's. It runs before the hooks, while each entry's Data is
-// still a copy of the shared data.
-func (b *entryBatch) scrubShared() error {
-	if !b.scrub || len(b.data) == 0 || len(b.entries) < 2 {
-		return nil
-	}
-	var all []string
-	seen := map[string]bool{}
-	for _, secrets := range b.secrets {
-		for _, s := range secrets {
-			if !seen[s] {
-				seen[s] = true
-				all = append(all, s)
-			}
-		}
-	}
-	data, err := maskData(b.data, all)
-	if err != nil {
-		return fmt.Errorf("auditlog: data of %s %s: %w", b.entries[0].Action, b.pl.schema.Table, err)
-	}
-	if data == nil {
-		return nil // no secret in it
-	}
-	b.data = data
-	for i := range b.entries {
-		b.entries[i].Data = maps.Clone(b.data)
 	}
 	return nil
 }
