@@ -1,19 +1,9 @@
 package auditlog
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
-)
-
-// Errors about actions, returned by Plugin.DefineAction and Plugin.Log.
-var (
-	// ErrUnknownAction: Log was given an action that was not defined, and
-	// the plugin does not allow unknown actions (AllowUnknownActions).
-	ErrUnknownAction = errors.New("auditlog: unknown action")
-	// ErrInvalidAction: an action name or message template is malformed.
-	ErrInvalidAction = errors.New("auditlog: invalid action")
 )
 
 // maxActionLen is the size of LogEntry.Action's column.

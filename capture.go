@@ -1,7 +1,6 @@
 package auditlog
 
 import (
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -9,19 +8,6 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
-
-// ErrUnidentifiedRow fails a create or update whose rows the plugin cannot
-// identify afterwards, such as db.Table("items").Create(map) without the key
-// on a database that does not return it, or an update that changes a primary
-// key with gorm.Expr outside PostgreSQL: its entry could not name the row.
-var ErrUnidentifiedRow = errors.New("auditlog: written row has no known primary key value")
-
-// ErrTooManyRows is returned (and fails the change) when one Where update or
-// delete of a tracked model matches more rows than the plugin can restrict
-// the statement to in one IN list (maxKeyParams key values). Split such a
-// change into batches. PostgreSQL has no such limit: an update or delete
-// there is one statement that locks the rows it changes.
-var ErrTooManyRows = errors.New("auditlog: too many rows in one statement")
 
 // settingsKey is the type of the plugin's keys in Statement.Settings.
 type settingsKey struct{ name string }

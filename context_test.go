@@ -185,7 +185,7 @@ func TestDisable(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			rec := &sqlRecorder{}
 			db := openTestDB(t, name, &gorm.Config{Logger: rec})
-			setup(t, db, []any{&Item{}}, LogAccess())
+			setup(t, db, []any{&Item{}}, RecordAccess())
 			off := db.WithContext(Disable(context.Background()))
 			rec.reset()
 			items := []Item{{Name: "pen"}, {Name: "ink"}}

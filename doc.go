@@ -101,9 +101,11 @@
 // # Performance
 //
 // Per write statement the plugin adds: for a create, one multi-row INSERT of
-// the entries (WithBatchSize rows each); for an update or delete, one locked
-// SELECT of the old rows, one SELECT of the new rows where needed, and one
-// multi-row INSERT. The number of statements does not grow with the number
+// the entries (WithBatchSize rows each), and a read-back of the rows when the
+// INSERT left a tracked column to the database; for an update or delete, at
+// most one locked SELECT of the old rows and one SELECT of the new rows (on
+// PostgreSQL neither: the write itself locks and returns them), and one
+// multi-row INSERT. ARCHITECTURE.md lists the statements of each database. The number of statements does not grow with the number
 // of rows, except past WithBatchSize entries per INSERT. Field plans are
 // computed once per model schema and cached.
 //
@@ -113,17 +115,17 @@
 // recorded: db.Exec, db.Raw, and SQL run outside GORM. An upsert whose
 // conflict is on a unique column other than the primary key, with the key
 // unset, is recorded as a create with the row's values after the write. A
-// single Where update or delete outside PostgreSQL that matches more than
+// single Where update or delete on MySQL or MariaDB that matches more than
 // 30000 rows (fewer with a composite key) fails with ErrTooManyRows: split
 // it. An update that changes a primary key with gorm.Expr fails with
 // ErrUnidentifiedRow outside PostgreSQL: the new key is not known there. A
 // create through
 // db.Table("name") from a map without its key fails with ErrUnidentifiedRow on
 // PostgreSQL, which cannot report the new key without a model. db.Table with
-// an alias or a schema-qualified name is not matched to a model. On MySQL the
+// an alias or a schema-qualified name and no Model is not matched to a model. On MySQL the
 // DSN needs parseTime=true, as GORM does for time fields. A primary key
 // cannot be masked. Revert cannot restore masked fields, and StateAt knows
 // only the columns changed since the first entry when an object's history
-// does not start with its creation. Secrets are masked in Data only when
-// they belong to a row of the same statement.
+// does not start with its creation. Secrets are masked in Data and Snapshot
+// only when they belong to a row of the same statement.
 package auditlog

@@ -2,16 +2,11 @@ package auditlog
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
 
 	"gorm.io/gorm"
 )
-
-// ErrNoObjectKey is returned by History for an object whose primary key is
-// not set: it has no history to look up.
-var ErrNoObjectKey = errors.New("auditlog: object has no primary key value")
 
 // History returns the entries of obj (a pointer to a model struct with its
 // primary key set), newest first; entries with the same CreatedAt come higher

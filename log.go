@@ -38,7 +38,7 @@ func (p *Plugin) Log(ctx context.Context, db *gorm.DB, obj any, action Action, d
 
 // LogAccess writes an ActionAccess entry for obj (a pointer to a model struct
 // or a slice of them), as Log does: for reads that do not go through GORM's
-// query chain, or for models not registered with the LogAccess option.
+// query chain, or for models not registered with the RecordAccess option.
 func (p *Plugin) LogAccess(ctx context.Context, db *gorm.DB, obj any) error {
 	return p.logObjects(ctx, db, obj, ActionAccess, nil)
 }

@@ -177,7 +177,7 @@ func TestAccessLogging(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			rec := &sqlRecorder{}
 			db := openTestDB(t, name, &gorm.Config{Logger: rec})
-			p := setup(t, db, []any{&Item{}}, LogAccess(), Mask("Secret"))
+			p := setup(t, db, []any{&Item{}}, RecordAccess(), Mask("Secret"))
 			seedItems(t, db)
 			ctx := WithActor(context.Background(), "auditor")
 			read := db.WithContext(ctx)

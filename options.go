@@ -2,7 +2,6 @@ package auditlog
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -79,10 +78,6 @@ func TrackAll(except ...any) Option {
 func WithBatchSize(n int) Option {
 	return optionFunc(func(c *config) { c.batchSize = n })
 }
-
-// ErrSkipEntry, returned by a BeforeLog hook, vetoes one entry: it is not
-// written, and the change it belongs to goes ahead without it.
-var ErrSkipEntry = errors.New("auditlog: skip entry")
 
 // BeforeLog calls fn with each entry before it is written, in the
 // transaction of the change, on the goroutine that made it. fn may change the
@@ -186,14 +181,14 @@ func Actions(actions ...Action) ModelOption {
 	})
 }
 
-// LogAccess also records an ActionAccess entry for every row of the model
+// RecordAccess also records an ActionAccess entry for every row of the model
 // read through GORM's query chain (First, Take, Find, Preload, ...): one
 // multi-row INSERT per query, on the query's connection (in its transaction,
 // if any). Rows scanned into other types (Count, Pluck, Scan into maps) are
 // not seen. A query that selects rows without their primary key fails with
 // ErrUnidentifiedRow, as their entries could not name them; so does one whose
 // entries cannot be written. It is django-auditlog's ACCESS action.
-func LogAccess() ModelOption {
+func RecordAccess() ModelOption {
 	return modelOptionFunc(func(m *modelConfig) { m.access = true })
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"reflect"
@@ -16,16 +15,6 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 	"gorm.io/gorm/schema"
-)
-
-// Errors returned by Find for a query it cannot run.
-var (
-	// ErrInvalidQuery: the filters contradict each other, such as a reversed
-	// time range or objects of two models.
-	ErrInvalidQuery = errors.New("auditlog: invalid query")
-	// ErrInvalidCursor: Query.Cursor is malformed, or was returned for
-	// another query (other filters or order).
-	ErrInvalidCursor = errors.New("auditlog: invalid cursor")
 )
 
 // DefaultPageSize is the number of entries Find returns when Query.Limit is

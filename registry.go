@@ -1,7 +1,6 @@
 package auditlog
 
 import (
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -10,22 +9,6 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 	"gorm.io/gorm/schema"
-)
-
-// Errors returned by Register. Each is wrapped with the model's name and the
-// offending field or option; test for them with errors.Is.
-var (
-	// ErrInvalidModel: the value is not a pointer to a struct GORM can parse.
-	ErrInvalidModel = errors.New("auditlog: not a pointer to a GORM model struct")
-	// ErrNoPrimaryKey: the model has no primary key, so its entries could not
-	// name the object they belong to.
-	ErrNoPrimaryKey = errors.New("auditlog: model has no primary key")
-	// ErrUnknownField: a field named in Include, Exclude, Mask or Label is
-	// neither a Go field name nor a column name of the model.
-	ErrUnknownField = errors.New("auditlog: unknown field")
-	// ErrInvalidOption: the options contradict each other, such as masking or
-	// labelling a field that is not tracked.
-	ErrInvalidOption = errors.New("auditlog: invalid option")
 )
 
 // modelConfig is what Register was told about one model.

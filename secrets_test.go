@@ -64,7 +64,7 @@ func TestSecretsNeverStoredInClear(t *testing.T) {
 			e.ObjectRepr = "locker with " + secrets[0]
 			return nil
 		}
-		p := setupWith(t, db, []Option{BeforeLog(hook)}, []any{&Locker{}}, Mask("Secret", "PIN"), Serialize(), LogAccess())
+		p := setupWith(t, db, []Option{BeforeLog(hook)}, []any{&Locker{}}, Mask("Secret", "PIN"), Serialize(), RecordAccess())
 		if err := p.DefineAction("locker.opened", "Opened", "{actor} opened {object}"); err != nil {
 			t.Fatal(err)
 		}

@@ -3,7 +3,6 @@ package auditlog
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -11,19 +10,6 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
-)
-
-// Errors returned by StateAt and Revert.
-var (
-	// ErrNoState: the object did not exist at that time (not created yet,
-	// or hard-deleted), or its history has no entry up to then.
-	ErrNoState = errors.New("auditlog: object has no recorded state at that time")
-	// ErrEntryNotFound: the entry ID given to Revert is not in the object's
-	// history.
-	ErrEntryNotFound = errors.New("auditlog: entry not found in the object's history")
-	// ErrMaskedField: reverting would have to restore a masked field, whose
-	// clear value the log does not have.
-	ErrMaskedField = errors.New("auditlog: a masked field cannot be restored")
 )
 
 // StateAt reconstructs obj's fields as they were at time t (the state after
@@ -141,7 +127,8 @@ func hardDelete(e LogEntry) bool {
 // object's history, ErrNoState when there is nothing to return to (entryID
 // created the object) or the row no longer exists, ErrMaskedField when a
 // masked field would have to change (its clear value is not in the log), or
-// ErrInvalidModel when obj's model is not registered.
+// ErrNotRegistered when obj's model is not tracked, or ErrInvalidModel when
+// obj is not a model.
 func (p *Plugin) Revert(ctx context.Context, db *gorm.DB, obj any, entryID int64) error {
 	tx := db.WithContext(ctx)
 	stmt := &gorm.Statement{DB: tx}
@@ -150,7 +137,7 @@ func (p *Plugin) Revert(ctx context.Context, db *gorm.DB, obj any, entryID int64
 	}
 	pl := p.planOf(stmt.Schema, tx.Dialector.Name())
 	if pl == nil {
-		return fmt.Errorf("auditlog: revert %s: %w: the model is not registered", stmt.Schema.Name, ErrInvalidModel)
+		return fmt.Errorf("auditlog: revert %s: %w", stmt.Schema.Name, ErrNotRegistered)
 	}
 	read := tx.Session(&gorm.Session{NewDB: true})
 	f, err := p.compile(read, Query{Objects: obj})

@@ -226,7 +226,7 @@ func TestRevert(t *testing.T) {
 			{name: "the create entry", obj: &Item{ID: item.ID}, id: ids[0], want: ErrNoState},
 			{name: "another object's entry", obj: &Item{ID: 999}, id: ids[1], want: ErrEntryNotFound},
 			{name: "unknown entry", obj: &Item{ID: item.ID}, id: -5, want: ErrEntryNotFound},
-			{name: "unregistered model", obj: &Note{ID: 1}, id: ids[1], want: ErrInvalidModel},
+			{name: "unregistered model", obj: &Note{ID: 1}, id: ids[1], want: ErrNotRegistered},
 		}
 		for _, tt := range errs {
 			if err := p.Revert(ctx, db, tt.obj, tt.id); !errors.Is(err, tt.want) {
