@@ -57,15 +57,24 @@ func createdItem(id, name, price, qty, secretMasked string) Changes {
 	}
 }
 
-func TestWritePaths(t *testing.T) {
+// writePathCase is one GORM write path and the entries it must give on
+// items 1..3 of seedItems, with Mask("Secret").
+type writePathCase struct {
+	name   string
+	reason string // what the case shows
+	do     func(db *gorm.DB) error
+	want   []summary
+}
+
+// writePathCases is the write-path table that TestWritePaths runs with the
+// strategies each database chooses, and TestCaptureConformance with every
+// strategy forced in turn.
+func writePathCases() []writePathCase {
 	note := "fragile"
-	tests := []struct {
-		name string
-		do   func(db *gorm.DB) error
-		want []summary
-	}{
+	return []writePathCase{
 		{
-			name: "create one",
+			name:   "create one",
+			reason: "a struct INSERT records every tracked non-null field with old null, the masked one masked",
 			do: func(db *gorm.DB) error {
 				return db.Create(&Item{Name: "cup", Price: 3, Qty: 1, Secret: "topsecret", Note: &note}).Error
 			},
@@ -76,7 +85,8 @@ func TestWritePaths(t *testing.T) {
 			}()}},
 		},
 		{
-			name: "create slice",
+			name:   "create slice",
+			reason: "one multi-row INSERT, one entry per row, keys from the database",
 			do: func(db *gorm.DB) error {
 				return db.Create(&[]Item{{Name: "a", Qty: 1}, {Name: "b", Qty: 2}}).Error
 			},
@@ -86,7 +96,8 @@ func TestWritePaths(t *testing.T) {
 			},
 		},
 		{
-			name: "create in batches",
+			name:   "create in batches",
+			reason: "each batch is its own create chain",
 			do: func(db *gorm.DB) error {
 				return db.CreateInBatches(&[]Item{{Name: "a"}, {Name: "b"}, {Name: "c"}}, 2).Error
 			},
@@ -97,7 +108,8 @@ func TestWritePaths(t *testing.T) {
 			},
 		},
 		{
-			name: "create from map",
+			name:   "create from map",
+			reason: "a map create records the columns the row holds, read back",
 			do: func(db *gorm.DB) error {
 				return db.Model(&Item{}).Create(map[string]any{"id": 7, "name": "map", "qty": 2}).Error
 			},
@@ -106,7 +118,8 @@ func TestWritePaths(t *testing.T) {
 			}}},
 		},
 		{
-			name: "save existing updates",
+			name:   "save existing updates",
+			reason: "Save runs the update chain with every column: only changed fields are recorded",
 			do: func(db *gorm.DB) error {
 				var it Item
 				if err := db.First(&it, 1).Error; err != nil {
@@ -121,14 +134,16 @@ func TestWritePaths(t *testing.T) {
 			}}},
 		},
 		{
-			name: "save new key inserts",
+			name:   "save new key inserts",
+			reason: "Save of a new key falls back to an INSERT",
 			do: func(db *gorm.DB) error {
 				return db.Save(&Item{ID: 10, Name: "saved", Qty: 5}).Error
 			},
 			want: []summary{{ActionCreate, "10", createdItem("10", "saved", "0", "5", "")}},
 		},
 		{
-			name: "upsert on conflict updates",
+			name:   "upsert on conflict updates",
+			reason: "an upsert that hits an existing row is an update with that row's old values",
 			do: func(db *gorm.DB) error {
 				return db.Clauses(clause.OnConflict{UpdateAll: true}).Create(&[]Item{
 					{ID: 2, Name: "ink", Price: 2.25, Qty: 30, Secret: "hunter2", CreatedAt: testNow},
@@ -141,42 +156,48 @@ func TestWritePaths(t *testing.T) {
 			},
 		},
 		{
-			name: "updates struct",
+			name:   "updates struct",
+			reason: "non-zero struct fields only",
 			do: func(db *gorm.DB) error {
 				return db.Model(&Item{ID: 1}).Updates(Item{Name: "quill", Qty: 7}).Error
 			},
 			want: []summary{{ActionUpdate, "1", Changes{"name": {"pen", "quill"}, "qty": {num("10"), num("7")}}}},
 		},
 		{
-			name: "updates map",
+			name:   "updates map",
+			reason: "a map assigns exactly its keys",
 			do: func(db *gorm.DB) error {
 				return db.Model(&Item{ID: 2}).Updates(map[string]any{"price": 9.5, "note": "new note"}).Error
 			},
 			want: []summary{{ActionUpdate, "2", Changes{"price": {num("2.25"), num("9.5")}, "note": {nil, "new note"}}}},
 		},
 		{
-			name: "update one column with an expression",
+			name:   "update one column with an expression",
+			reason: "gorm.Expr: the new value is the database's",
 			do: func(db *gorm.DB) error {
 				return db.Model(&Item{ID: 2}).Update("price", gorm.Expr("price * ?", 2)).Error
 			},
 			want: []summary{{ActionUpdate, "2", Changes{"price": {num("2.25"), num("4.5")}}}},
 		},
 		{
-			name: "update column",
+			name:   "update column",
+			reason: "UpdateColumn skips hooks and auto times, not the plugin",
 			do: func(db *gorm.DB) error {
 				return db.Model(&Item{ID: 3}).UpdateColumn("qty", gorm.Expr("qty + 5")).Error
 			},
 			want: []summary{{ActionUpdate, "3", Changes{"qty": {num("0"), num("5")}}}},
 		},
 		{
-			name: "update columns",
+			name:   "update columns",
+			reason: "UpdateColumns with a map",
 			do: func(db *gorm.DB) error {
 				return db.Model(&Item{ID: 3}).UpdateColumns(map[string]any{"name": "paper", "secret": nil}).Error
 			},
 			want: []summary{{ActionUpdate, "3", Changes{"name": {"pad", "paper"}, "secret": {"***r3t", nil}}}},
 		},
 		{
-			name: "where update without a key",
+			name:   "where update without a key",
+			reason: "one entry per matched row, each with its own old values",
 			do: func(db *gorm.DB) error {
 				return db.Model(&Item{}).Where("qty > ?", 1).Update("qty", 0).Error
 			},
@@ -186,7 +207,8 @@ func TestWritePaths(t *testing.T) {
 			},
 		},
 		{
-			name: "where update with or keeps its precedence",
+			name:   "where update with or keeps its precedence",
+			reason: "the key restriction binds to the whole (a OR b)",
 			do: func(db *gorm.DB) error {
 				return db.Model(&Item{}).Where("name = ?", "pen").Or("name = ?", "pad").Update("price", 1).Error
 			},
@@ -196,7 +218,8 @@ func TestWritePaths(t *testing.T) {
 			},
 		},
 		{
-			name: "update of a slice of models",
+			name:   "update of a slice of models",
+			reason: "the keys of every model in the slice",
 			do: func(db *gorm.DB) error {
 				return db.Model(&[]Item{{ID: 1}, {ID: 3}}).Update("name", "x").Error
 			},
@@ -206,7 +229,8 @@ func TestWritePaths(t *testing.T) {
 			},
 		},
 		{
-			name: "global update with AllowGlobalUpdate",
+			name:   "global update with AllowGlobalUpdate",
+			reason: "no WHERE: every row",
 			do: func(db *gorm.DB) error {
 				return db.Session(&gorm.Session{AllowGlobalUpdate: true}).Model(&Item{}).Update("qty", 3).Error
 			},
@@ -216,7 +240,8 @@ func TestWritePaths(t *testing.T) {
 			},
 		},
 		{
-			name: "update without conditions fails and writes nothing",
+			name:   "update without conditions fails and writes nothing",
+			reason: "GORM refuses it before executing; no entry",
 			do: func(db *gorm.DB) error {
 				if err := db.Model(&Item{}).Update("qty", 3).Error; !errors.Is(err, gorm.ErrMissingWhereClause) {
 					return fmt.Errorf("got %v, want %w", err, gorm.ErrMissingWhereClause)
@@ -226,7 +251,8 @@ func TestWritePaths(t *testing.T) {
 			want: nil,
 		},
 		{
-			name: "hard delete of a slice of objects",
+			name:   "hard delete of a slice of objects",
+			reason: "the keys of every object",
 			do: func(db *gorm.DB) error {
 				return db.Unscoped().Delete(&[]Item{{ID: 1}, {ID: 3}}).Error
 			},
@@ -242,28 +268,32 @@ func TestWritePaths(t *testing.T) {
 			},
 		},
 		{
-			name: "update that changes nothing writes nothing",
+			name:   "update that changes nothing writes nothing",
+			reason: "same values: no entry",
 			do: func(db *gorm.DB) error {
 				return db.Model(&Item{ID: 1}).Updates(map[string]any{"name": "pen", "price": 1.50}).Error
 			},
 			want: nil,
 		},
 		{
-			name: "soft delete by object",
+			name:   "soft delete by object",
+			reason: "a soft delete is a delete entry with the soft-delete column",
 			do: func(db *gorm.DB) error {
 				return db.Delete(&Item{ID: 2}).Error
 			},
 			want: []summary{{ActionDelete, "2", Changes{"deleted_at": {nil, nowText}}}},
 		},
 		{
-			name: "soft delete by primary key",
+			name:   "soft delete by primary key",
+			reason: "Delete(&T{}, id)",
 			do: func(db *gorm.DB) error {
 				return db.Delete(&Item{}, 3).Error
 			},
 			want: []summary{{ActionDelete, "3", Changes{"deleted_at": {nil, nowText}}}},
 		},
 		{
-			name: "soft delete by where",
+			name:   "soft delete by where",
+			reason: "one entry per matched row",
 			do: func(db *gorm.DB) error {
 				return db.Where("price < ?", 3).Delete(&Item{}).Error
 			},
@@ -273,7 +303,8 @@ func TestWritePaths(t *testing.T) {
 			},
 		},
 		{
-			name: "hard delete with unscoped",
+			name:   "hard delete with unscoped",
+			reason: "every tracked non-null field goes to null",
 			do: func(db *gorm.DB) error {
 				return db.Unscoped().Delete(&Item{ID: 1}).Error
 			},
@@ -283,7 +314,8 @@ func TestWritePaths(t *testing.T) {
 			}}},
 		},
 		{
-			name: "hard delete of a soft-deleted row",
+			name:   "hard delete of a soft-deleted row",
+			reason: "Unscoped sees soft-deleted rows",
 			do: func(db *gorm.DB) error {
 				if err := db.Delete(&Item{ID: 3}).Error; err != nil {
 					return err
@@ -299,7 +331,8 @@ func TestWritePaths(t *testing.T) {
 			},
 		},
 		{
-			name: "update skips soft-deleted rows",
+			name:   "update skips soft-deleted rows",
+			reason: "the soft-delete condition GORM adds is part of what is captured",
 			do: func(db *gorm.DB) error {
 				if err := db.Delete(&Item{ID: 1}).Error; err != nil {
 					return err
@@ -313,7 +346,27 @@ func TestWritePaths(t *testing.T) {
 			},
 		},
 		{
-			name: "dry run writes nothing",
+			name:   "create with Select records what was inserted",
+			reason: "columns left out of the INSERT hold the database's value (here NULL), not the struct's",
+			do: func(db *gorm.DB) error {
+				return db.Select("Name", "Qty").Create(&Item{Name: "sel", Qty: 5, Price: 9, Secret: "topsecret"}).Error
+			},
+			want: []summary{{ActionCreate, "4", Changes{
+				"id": {nil, num("4")}, "name": {nil, "sel"}, "qty": {nil, num("5")},
+				"created_at": {nil, nowText}, "updated_at": {nil, nowText},
+			}}},
+		},
+		{
+			name:   "update that changes the key to a value",
+			reason: "the row is paired by its new key; the entry is keyed by the old one",
+			do: func(db *gorm.DB) error {
+				return db.Model(&Item{}).Where("id = ?", 1).Updates(map[string]any{"id": 200, "qty": gorm.Expr("qty + 1")}).Error
+			},
+			want: []summary{{ActionUpdate, "1", Changes{"id": {num("1"), num("200")}, "qty": {num("10"), num("11")}}}},
+		},
+		{
+			name:   "dry run writes nothing",
+			reason: "DryRun executes nothing: no entry",
 			do: func(db *gorm.DB) error {
 				dry := db.Session(&gorm.Session{DryRun: true})
 				if err := dry.Create(&Item{Name: "dry"}).Error; err != nil {
@@ -327,20 +380,29 @@ func TestWritePaths(t *testing.T) {
 			want: nil,
 		},
 	}
-	for _, tt := range tests {
+}
+
+func TestWritePaths(t *testing.T) {
+	for _, tt := range writePathCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			forEachDB(t, func(t *testing.T, db *gorm.DB) {
 				setup(t, db, []any{&Item{}}, Mask("Secret"))
-				seedItems(t, db)
-				if err := tt.do(db); err != nil {
-					t.Fatalf("write: %v", err)
-				}
-				got := summarize(allEntries(t, db))
-				if diff := cmp.Diff(tt.want, got); diff != "" {
-					t.Errorf("entries (-want +got):\n%s", diff)
-				}
+				checkWritePath(t, db, tt)
 			})
 		})
+	}
+}
+
+// checkWritePath seeds items, runs the case and compares its entries.
+func checkWritePath(t *testing.T, db *gorm.DB, tt writePathCase) {
+	t.Helper()
+	seedItems(t, db)
+	if err := tt.do(db); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	got := summarize(allEntries(t, db))
+	if diff := cmp.Diff(tt.want, got); diff != "" {
+		t.Errorf("%s (%s): entries (-want +got):\n%s", tt.name, tt.reason, diff)
 	}
 }
 

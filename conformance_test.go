@@ -1,0 +1,77 @@
+package auditlog
+
+import "testing"
+
+// forceStrategy makes the plugin capture with st wherever st applies (and
+// with chooseStrategy's choice elsewhere).
+func forceStrategy(st strategy) Option {
+	return optionFunc(func(c *config) { c.strategy = st })
+}
+
+// strategiesOn lists the strategies that apply to some write on a database
+// with capabilities c.
+func strategiesOn(c capabilities) []strategy {
+	all := []strategy{oneStatement, deleteReturning, readDelete, readCarry, readReturning, readReread}
+	var out []strategy
+	for _, st := range all {
+		for _, w := range []writeKind{writeUpdate, writeSoftDelete, writeHardDelete} {
+			if applies(st, c, w, shape{plain: true, carried: true}) {
+				out = append(out, st)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// TestCaptureConformance runs the write-path table with each capture
+// strategy forced in turn, on every database where it applies, as subtests
+// <db>/<strategy>: every strategy must record exactly the same entries.
+//
+//	go test -run TestCaptureConformance -v
+func TestCaptureConformance(t *testing.T) {
+	for _, name := range testDatabases {
+		t.Run(name, func(t *testing.T) {
+			probe := openTestDB(t, name, nil)
+			for _, st := range strategiesOn(newCapabilities(probe)) {
+				t.Run(st.String(), func(t *testing.T) {
+					for _, tt := range writePathCases() {
+						t.Run(tt.name, func(t *testing.T) {
+							db := openTestDB(t, name, nil)
+							setupWith(t, db, []Option{forceStrategy(st)}, []any{&Item{}}, Mask("Secret"))
+							checkWritePath(t, db, tt)
+						})
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestForcedStrategyIsUsed guards the conformance run: a forced strategy
+// that applies is the one chosen, and one that does not apply falls back to
+// the database's own choice.
+func TestForcedStrategyIsUsed(t *testing.T) {
+	pg := capabilities{dialect: "postgres", rowLocks: true, lockingCTE: true, phantoms: true,
+		updateReturning: true, deleteReturning: true, insertReturning: true}
+	tests := []struct {
+		name  string
+		kind  writeKind
+		shape shape
+		force strategy
+		want  strategy
+	}{
+		{"default update", writeUpdate, shape{plain: true, carried: true}, 0, oneStatement},
+		{"forced reread", writeUpdate, shape{plain: true}, readReread, readReread},
+		{"carry needs plain values", writeUpdate, shape{plain: true}, readCarry, oneStatement},
+		{"read_delete is for deletes", writeUpdate, shape{plain: true}, readDelete, oneStatement},
+		{"FROM: not one statement", writeUpdate, shape{}, 0, readReturning},
+		{"own RETURNING", writeSoftDelete, shape{plain: true, ownReturning: true}, 0, readReread},
+		{"hard delete with own RETURNING", writeHardDelete, shape{ownReturning: true}, 0, readDelete},
+	}
+	for _, tt := range tests {
+		if got := chooseStrategy(pg, tt.kind, tt.shape, tt.force); got != tt.want {
+			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
+		}
+	}
+}
