@@ -2,8 +2,8 @@ package auditlog
 
 import (
 	"context"
+	"database/sql"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -32,11 +32,11 @@ func (r *sqlRecorder) Trace(_ context.Context, _ time.Time, fc func() (string, i
 	r.mu.Unlock()
 }
 
-// lockedUpdate matches the one-statement update of returning.go: a CTE that
+// lockedUpdate matches the one-statement update of capture_sql.go: a CTE that
 // locks the rows, and the UPDATE of those rows returning old and new values.
 var lockedUpdate = regexp.MustCompile(`(?s)^WITH "auditlog_locked" AS \(SELECT .*\sFOR UPDATE\)\sUPDATE "(\w+)" SET .*\sFROM "auditlog_locked" WHERE .*\sRETURNING\s`)
 
-// lockedDelete matches the one-statement hard delete of returning.go.
+// lockedDelete matches the one-statement hard delete of capture_sql.go.
 var lockedDelete = regexp.MustCompile(`(?s)^WITH "auditlog_locked" AS \(SELECT .*\sFOR UPDATE\)\sDELETE FROM "(\w+)" USING "auditlog_locked" WHERE .*\sRETURNING\s`)
 
 var verbAndTable = regexp.MustCompile(`(?i)^\s*(INSERT INTO|UPDATE|DELETE FROM|SELECT .*? FROM)\s+[\x60"]?(\w+)`)
@@ -84,89 +84,126 @@ func (r *sqlRecorder) reset() {
 	r.mu.Unlock()
 }
 
-// TestStatementsPerOperation checks that a batch costs a fixed number of
-// statements, whatever its size: one locked read of the old rows, one read
-// of the new ones where the write does not carry them, and one multi-row
-// INSERT of the entries. On PostgreSQL an update or delete is one statement
-// that locks, writes and returns the rows (capture_sql.go).
+// execRecorder stands in for a write's connection from before the plugin's
+// capture on, and records the statements run through it in the order they
+// are executed (GORM's logger traces a write after its callbacks ran).
+type execRecorder struct {
+	gorm.ConnPool
+	rec *sqlRecorder
+}
+
+func (e *execRecorder) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	e.rec.Trace(ctx, time.Time{}, func() (string, int64) { return query, 0 }, nil)
+	return e.ConnPool.ExecContext(ctx, query, args...)
+}
+
+func (e *execRecorder) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	e.rec.Trace(ctx, time.Time{}, func() (string, int64) { return query, 0 }, nil)
+	return e.ConnPool.QueryContext(ctx, query, args...)
+}
+
+func (e *execRecorder) Commit() error   { return e.ConnPool.(gorm.TxCommitter).Commit() }
+func (e *execRecorder) Rollback() error { return e.ConnPool.(gorm.TxCommitter).Rollback() }
+
+// recordExecution installs an execRecorder on every write of db.
+func recordExecution(t *testing.T, db *gorm.DB, rec *sqlRecorder) {
+	t.Helper()
+	wrap := func(tx *gorm.DB) { tx.Statement.ConnPool = &execRecorder{ConnPool: tx.Statement.ConnPool, rec: rec} }
+	cb := db.Callback()
+	for _, err := range []error{
+		cb.Create().After("auditlog:begin").Before("auditlog:stamp").Register("test:record", wrap),
+		cb.Update().After("auditlog:begin").Before("auditlog:before").Register("test:record", wrap),
+		cb.Delete().After("auditlog:begin").Before("auditlog:before").Register("test:record", wrap),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// strategyStatements are the statements, in order, each strategy runs for
+// a write of items, before the entries' INSERT; lock is the locked read
+// ("SELECT FOR UPDATE items", "SELECT items" on SQLite).
+func strategyStatements(st strategy, verb, lock string) []string {
+	switch st {
+	case oneStatement:
+		return []string{"LOCK+" + verb + " items RETURNING"}
+	case deleteReturning:
+		return []string{"DELETE items RETURNING"}
+	case readDelete:
+		return []string{lock, "DELETE items"}
+	case readCarry:
+		return []string{lock, "UPDATE items"}
+	case readReturning:
+		return []string{lock, "UPDATE items RETURNING"}
+	case readReread:
+		return []string{lock, "UPDATE items", "SELECT items"}
+	}
+	return nil
+}
+
+// TestStatementsPerOperation checks, for every strategy forced in turn on
+// every database, that a batch costs a fixed number of statements whatever
+// its size, run in order: the lock before the write, the write before the
+// read-back, the entries' multi-row INSERT last.
 func TestStatementsPerOperation(t *testing.T) {
-	valueUpdate := map[string][]string{
-		"sqlite":   {"SELECT items", "UPDATE items", "INSERT audit_log_entries"},
-		"postgres": {"LOCK+UPDATE items RETURNING", "INSERT audit_log_entries"},
-		"mysql":    {"SELECT FOR UPDATE items", "UPDATE items", "INSERT audit_log_entries"},
-	}
-	exprUpdate := map[string][]string{
-		"sqlite":   {"SELECT items", "UPDATE items RETURNING", "INSERT audit_log_entries"},
-		"postgres": {"LOCK+UPDATE items RETURNING", "INSERT audit_log_entries"},
-		"mysql":    {"SELECT FOR UPDATE items", "UPDATE items", "SELECT items", "INSERT audit_log_entries"},
-	}
-	softDelete := map[string][]string{
-		"sqlite":   {"SELECT items", "UPDATE items RETURNING", "INSERT audit_log_entries"},
-		"postgres": {"LOCK+UPDATE items RETURNING", "INSERT audit_log_entries"},
-		"mysql":    {"SELECT FOR UPDATE items", "UPDATE items", "SELECT items", "INSERT audit_log_entries"},
-	}
-	hardDelete := map[string][]string{
-		"sqlite":   {"DELETE items RETURNING", "INSERT audit_log_entries"},
-		"postgres": {"LOCK+DELETE items RETURNING", "INSERT audit_log_entries"},
-		"mysql":    {"DELETE items RETURNING", "INSERT audit_log_entries"},
-	}
 	for _, name := range testDatabases {
 		t.Run(name, func(t *testing.T) {
-			rec := &sqlRecorder{}
-			db := openTestDB(t, name, &gorm.Config{Logger: rec})
-			setup(t, db, []any{&Item{}})
-			if name == "mysql" && !slices.Contains(db.Callback().Delete().Clauses, "RETURNING") {
-				// MySQL, and MariaDB before 10.5, have no DELETE ... RETURNING.
-				hardDelete[name] = []string{"SELECT FOR UPDATE items", "DELETE items", "INSERT audit_log_entries"}
-			}
-			steps := []struct {
-				name string
-				do   func() error
-				want []string
-			}{
-				{
-					name: "create 50",
-					do: func() error {
-						items := make([]Item, 50)
-						return db.Create(&items).Error
-					},
-					want: []string{"INSERT items", "INSERT audit_log_entries"},
-				},
-				{
-					name: "where update of 50 with a value: new values come from the statement",
-					do:   func() error { return db.Model(&Item{}).Where("id > ?", 0).Update("qty", 1).Error },
-					want: valueUpdate[name],
-				},
-				{
-					name: "where update of 50 with an expression: new values come from RETURNING, or are read back",
-					do:   func() error { return db.Model(&Item{}).Where("id > ?", 0).Update("qty", gorm.Expr("qty + 1")).Error },
-					want: exprUpdate[name],
-				},
-				{
-					name: "where soft delete of 50",
-					do:   func() error { return db.Where("qty = ?", 2).Delete(&Item{}).Error },
-					want: softDelete[name],
-				},
-				{
-					name: "hard delete of 50",
-					do:   func() error { return db.Unscoped().Where("qty = ?", 2).Delete(&Item{}).Error },
-					want: hardDelete[name],
-				},
-			}
-			for _, step := range steps {
-				rec.reset()
-				if err := step.do(); err != nil {
-					t.Fatalf("%s: %v", step.name, err)
-				}
-				// GORM traces a statement after its callbacks ran, so the
-				// order of the log is not the order of execution.
-				if diff := cmp.Diff(step.want, rec.kinds(), anyOrder); diff != "" {
-					t.Errorf("%s: statements (-want +got):\n%s", step.name, diff)
-				}
-			}
-			if n := len(allEntries(t, db)); n != 250 {
-				t.Errorf("%d entries, want 250", n)
+			probe := openTestDB(t, name, nil)
+			caps := newCapabilities(probe)
+			for _, st := range strategiesOn(caps) {
+				t.Run(st.String(), func(t *testing.T) {
+					rec := &sqlRecorder{}
+					db := openTestDB(t, name, nil)
+					setupWith(t, db, []Option{forceStrategy(st)}, []any{&Item{}})
+					recordExecution(t, db, rec)
+					checkStatementsPerOperation(t, db, rec, caps, st)
+				})
 			}
 		})
+	}
+}
+
+func checkStatementsPerOperation(t *testing.T, db *gorm.DB, rec *sqlRecorder, caps capabilities, st strategy) {
+	t.Helper()
+	lock := "SELECT FOR UPDATE items"
+	if !caps.rowLocks {
+		lock = "SELECT items"
+	}
+	steps := []struct {
+		name  string
+		kind  writeKind
+		shape shape
+		verb  string
+		do    func() error
+	}{
+		{"where update of 50 with a value", writeUpdate, shape{plain: true, carried: true}, "UPDATE",
+			func() error { return db.Model(&Item{}).Where("id > ?", 0).Update("qty", 1).Error }},
+		{"where update of 50 with an expression", writeUpdate, shape{plain: true}, "UPDATE",
+			func() error { return db.Model(&Item{}).Where("id > ?", 0).Update("qty", gorm.Expr("qty + 1")).Error }},
+		{"where soft delete of 50", writeSoftDelete, shape{plain: true}, "UPDATE",
+			func() error { return db.Where("qty = ?", 2).Delete(&Item{}).Error }},
+		{"hard delete of 50", writeHardDelete, shape{plain: true}, "DELETE",
+			func() error { return db.Unscoped().Where("qty = ?", 2).Delete(&Item{}).Error }},
+	}
+	if err := db.Create(make([]Item, 50)).Error; err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"INSERT items", "INSERT audit_log_entries"}, rec.kinds()); diff != "" {
+		t.Errorf("create 50: statements (-want +got):\n%s", diff)
+	}
+	for _, step := range steps {
+		rec.reset()
+		if err := step.do(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		used := chooseStrategy(caps, step.kind, step.shape, st)
+		want := append(strategyStatements(used, step.verb, lock), "INSERT audit_log_entries")
+		if diff := cmp.Diff(want, rec.kinds()); diff != "" {
+			t.Errorf("%s (%s): statements (-want +got):\n%s", step.name, used, diff)
+		}
+	}
+	if n := len(allEntries(t, db)); n != 250 {
+		t.Errorf("%d entries, want 250", n)
 	}
 }
