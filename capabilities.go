@@ -1,9 +1,12 @@
 package auditlog
 
 import (
+	"reflect"
 	"slices"
+	"strings"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
 )
 
 // capabilities is what the write path needs to know about a database: the
@@ -36,6 +39,13 @@ type capabilities struct {
 	// maxParams bounds the placeholders of one statement: the key values of
 	// a restriction or read-back are sent in chunks below it.
 	maxParams int
+	// timePrecision is the fractional digits of a time column GORM creates
+	// without an explicit precision (MySQL, MariaDB: the dialector's
+	// DefaultDatetimePrecision, 3 unless configured); timeTruncates, that
+	// the server cuts off finer digits (MariaDB; MySQL rounds, or truncates
+	// under TIME_TRUNCATE_FRACTIONAL: unknown).
+	timePrecision int
+	timeTruncates bool
 }
 
 func newCapabilities(db *gorm.DB) capabilities {
@@ -56,6 +66,15 @@ func newCapabilities(db *gorm.DB) capabilities {
 	case "mysql":
 		c.rowLocks, c.phantoms = true, true
 		c.updateReturning = false // MariaDB has INSERT and DELETE RETURNING only
+		version, _ := dialectorField(db.Dialector, "ServerVersion").(string)
+		c.timeTruncates = strings.Contains(version, "MariaDB")
+		c.timePrecision = 3
+		if p, ok := dialectorField(db.Dialector, "DefaultDatetimePrecision").(*int); ok && p != nil {
+			c.timePrecision = *p
+		}
+		if off, _ := dialectorField(db.Dialector, "DisableDatetimePrecision").(bool); off {
+			c.timePrecision = 0
+		}
 	default:
 		// An unknown database: lock and restrict, read everything back.
 		c.rowLocks, c.phantoms = true, true
@@ -79,4 +98,56 @@ func (p *Plugin) capabilities(db *gorm.DB) capabilities {
 		return c
 	}
 	return newCapabilities(db)
+}
+
+// storedTimeDigits says how much of a time value GORM sends survives the
+// round trip to the field's column, as checked on each database: SQLite
+// (mattn) stores the text with nanoseconds; pgx sends microseconds
+// (truncating) to GORM's default timestamptz column; MySQL and MariaDB keep
+// the column's precision (datetime(3) by default), MariaDB truncating finer
+// digits and MySQL rounding them. An explicit column type makes the stored
+// form unknown (except on SQLite), as does an unknown database. truncates
+// reports that digits beyond are cut off, so the stored value is known.
+func (c capabilities) storedTimeDigits(f *schema.Field) (digits int, truncates bool) {
+	if f.DataType != schema.Time && f.GORMDataType != schema.Time {
+		return notTime, false
+	}
+	_, typed := f.TagSettings["TYPE"]
+	switch c.dialect {
+	case "sqlite":
+		return 9, true
+	case "postgres":
+		if typed || (f.Precision != 0 && f.Precision != 6) {
+			return unknownTime, false
+		}
+		return 6, true
+	case "mysql":
+		if typed {
+			return unknownTime, false
+		}
+		if f.Precision != 0 {
+			return f.Precision, c.timeTruncates
+		}
+		return c.timePrecision, c.timeTruncates
+	}
+	return unknownTime, false
+}
+
+// dialectorField is the value of an exported field of the dialector's
+// struct (the mysql driver's ServerVersion and datetime settings), read
+// without importing the driver; nil when there is no such field.
+func dialectorField(d gorm.Dialector, name string) any {
+	v := reflect.Indirect(reflect.ValueOf(d))
+	if v.Kind() != reflect.Struct {
+		return nil
+	}
+	sf, ok := v.Type().FieldByName(name)
+	if !ok || !sf.IsExported() {
+		return nil
+	}
+	f, err := v.FieldByIndexErr(sf.Index)
+	if err != nil {
+		return nil
+	}
+	return f.Interface()
 }

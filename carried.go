@@ -53,7 +53,7 @@ func (pl *plan) apply(old rowState, set []assignment) rowState {
 // written to it, when that is known without reading it back: v is a plain
 // value (not an expression or subquery) of the field's own Go kind, the
 // column has GORM's default type for that kind, and a time keeps all its
-// digits (or is truncated the known way, see storedTimeDigits).
+// digits (or is truncated the known way, see capabilities.storedTimeDigits).
 func (tf *trackedField) carriedValue(v any) (any, bool) {
 	f := tf.field
 	if f.Serializer != nil {

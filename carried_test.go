@@ -57,13 +57,22 @@ func TestCarriedValue(t *testing.T) {
 		{"Payload", "postgres", map[string]any{"a": 1}, false, "serializer fields are read back"},
 		{"At", "postgres", time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC), true, "pgx truncates to microseconds"},
 		{"At", "mysql", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), true, "whole seconds survive any precision"},
-		{"At", "mysql", time.Date(2026, 1, 2, 3, 4, 5, 5e8, time.UTC), false, "MySQL rounds and MariaDB truncates"},
+		{"At", "mysql", time.Date(2026, 1, 2, 3, 4, 5, 5e8, time.UTC), true, "datetime(3) keeps milliseconds"},
+		{"At", "mysql", time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC), false, "MySQL rounds finer digits"},
+		{"At", "mariadb", time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC), true, "MariaDB truncates finer digits"},
 		{"At", "sqlite", time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC), true, "SQLite keeps nanoseconds"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.field+"/"+tt.reason, func(t *testing.T) {
 			f := s.LookUpField(tt.field)
-			tf := &trackedField{field: f, kind: kindOf(f), timeDigits: storedTimeDigits(f, tt.dialect)}
+			caps := map[string]capabilities{
+				"postgres": {dialect: "postgres"},
+				"sqlite":   {dialect: "sqlite"},
+				"mysql":    {dialect: "mysql", timePrecision: 3},
+				"mariadb":  {dialect: "mysql", timePrecision: 3, timeTruncates: true},
+			}[tt.dialect]
+			tf := &trackedField{field: f, kind: kindOf(f)}
+			tf.timeDigits, tf.timeTruncates = caps.storedTimeDigits(f)
 			if _, got := tf.carriedValue(tt.give); got != tt.want {
 				t.Errorf("carriedValue(%#v) on %s: %v, want %v (%s)", tt.give, tt.dialect, got, tt.want, tt.reason)
 			}

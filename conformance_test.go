@@ -1,6 +1,11 @@
 package auditlog
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"gorm.io/gorm"
+)
 
 // forceStrategy makes the plugin capture with st wherever st applies (and
 // with chooseStrategy's choice elsewhere).
@@ -74,4 +79,26 @@ func TestForcedStrategyIsUsed(t *testing.T) {
 			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
 		}
 	}
+}
+
+// TestCapabilities checks what the plugin learns about each database.
+func TestCapabilities(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		got := newCapabilities(db)
+		var want capabilities
+		switch db.Dialector.Name() {
+		case "sqlite": // mattn bundles SQLite 3.45: RETURNING everywhere, no row locks
+			want = capabilities{dialect: "sqlite", updateReturning: true, deleteReturning: true, insertReturning: true}
+		case "postgres":
+			want = capabilities{dialect: "postgres", rowLocks: true, updateReturning: true, deleteReturning: true,
+				insertReturning: true, lockingCTE: true, phantoms: true, qualifiedReturning: true}
+		case "mysql": // the test server is MariaDB 10.5+
+			want = capabilities{dialect: "mysql", rowLocks: true, deleteReturning: true, insertReturning: true,
+				phantoms: true, timePrecision: 3, timeTruncates: true}
+		}
+		want.maxParams = maxKeyParams
+		if diff := cmp.Diff(want, got, cmp.AllowUnexported(capabilities{})); diff != "" {
+			t.Errorf("capabilities (-want +got):\n%s", diff)
+		}
+	})
 }

@@ -371,7 +371,7 @@ func (pl *plan) storedTimes(state rowState) bool {
 }
 
 // storedTime is the stored form of the canonical time s written to the
-// field's column, and whether it is known (see storedTimeDigits).
+// field's column, and whether it is known (see capabilities.storedTimeDigits).
 func (tf *trackedField) storedTime(s string) (string, bool) {
 	digits := fractionDigits(s)
 	switch {
@@ -380,8 +380,8 @@ func (tf *trackedField) storedTime(s string) (string, bool) {
 	case tf.timeDigits == unknownTime:
 		return s, false
 	case digits > tf.timeDigits:
-		if tf.timeDigits == 0 {
-			return s, false // rounded or truncated, depending on the server
+		if !tf.timeTruncates {
+			return s, false // rounded by the server's rule
 		}
 		return truncateFraction(s, tf.timeDigits), true
 	}

@@ -178,7 +178,7 @@ func (p *Plugin) displayFields(table string) map[string]displayField {
 		cfg := p.models[t]
 		p.mu.RUnlock()
 		fields = map[string]displayField{}
-		for i, tf := range p.trackedFields(s, cfg, "") {
+		for i, tf := range p.trackedFields(s, cfg, capabilities{}) {
 			fields[tf.field.DBName] = displayField{
 				label:  tf.label,
 				time:   tf.field.DataType == schema.Time || tf.field.GORMDataType == schema.Time,

@@ -59,7 +59,7 @@ func (p *Plugin) logObjects(ctx context.Context, db *gorm.DB, obj any, action Ac
 	if len(s.PrimaryFields) == 0 {
 		return fmt.Errorf("auditlog: log %s of %s: %w", action, s.Name, ErrNoPrimaryKey)
 	}
-	pl := p.planOf(s, tx.Dialector.Name())
+	pl := p.planOf(s, p.capabilities(tx))
 	if pl == nil {
 		pl = &plan{schema: s} // not tracked: no fields to mask
 	}

@@ -74,40 +74,18 @@ type trackedField struct {
 	masked bool
 	label  string
 	// timeDigits is, for a time column, how many fractional digits of a
-	// value GORM sends the database is known to keep (see storedTimeDigits);
-	// notTime for other columns.
-	timeDigits int
+	// value GORM sends the database is known to keep, and timeTruncates
+	// whether more are cut off (rather than rounded by a rule the plugin does
+	// not know): see capabilities.storedTimeDigits. notTime for other
+	// columns.
+	timeDigits    int
+	timeTruncates bool
 }
 
 const (
 	notTime     = -1 // not a time column
 	unknownTime = -2 // a time column whose stored form is not known: read it back
 )
-
-// storedTimeDigits says how much of a time value survives the round trip to
-// the dialect's column, as checked on each: SQLite (mattn) stores the text
-// with nanoseconds; pgx sends microseconds (truncating) to GORM's default
-// timestamptz column; MySQL and MariaDB keep what the column's precision
-// allows and round or truncate depending on the server, so only whole
-// seconds are known to be kept. An explicit column type or precision makes
-// the stored form unknown (except on SQLite).
-func storedTimeDigits(f *schema.Field, dialect string) int {
-	if f.DataType != schema.Time && f.GORMDataType != schema.Time {
-		return notTime
-	}
-	switch dialect {
-	case "sqlite":
-		return 9
-	case "postgres":
-		if _, typed := f.TagSettings["TYPE"]; typed || (f.Precision != 0 && f.Precision != 6) {
-			return unknownTime
-		}
-		return 6
-	case "mysql":
-		return 0
-	}
-	return unknownTime
-}
 
 // plan is everything the callbacks need about one model schema, computed once
 // and cached per *schema.Schema (GORM keeps one per model type and table).
@@ -161,7 +139,7 @@ func (p *Plugin) Register(model any, opts ...ModelOption) error {
 	if err := cfg.validate(s); err != nil {
 		return fmt.Errorf("auditlog: register %s: %w", s.Name, err)
 	}
-	fields := p.trackedFields(s, cfg, "")
+	fields := p.trackedFields(s, cfg, capabilities{})
 	if len(fields) == 0 {
 		return fmt.Errorf("auditlog: register %s: %w: no field is tracked", s.Name, ErrInvalidOption)
 	}
@@ -300,7 +278,7 @@ func hasField(names []string, f *schema.Field) bool {
 
 // trackedFields lists the columns of s that cfg (nil: plugin-wide options
 // only) tracks, in the schema's order.
-func (p *Plugin) trackedFields(s *schema.Schema, cfg *modelConfig, dialect string) []*trackedField {
+func (p *Plugin) trackedFields(s *schema.Schema, cfg *modelConfig, caps capabilities) []*trackedField {
 	if cfg == nil {
 		cfg = &modelConfig{}
 	}
@@ -321,12 +299,12 @@ func (p *Plugin) trackedFields(s *schema.Schema, cfg *modelConfig, dialect strin
 			}
 		}
 		tf := &trackedField{
-			field:      f,
-			kind:       kindOf(f),
-			masked:     hasField(cfg.mask, f) || hasField(p.cfg.mask, f),
-			label:      f.Name,
-			timeDigits: storedTimeDigits(f, dialect),
+			field:  f,
+			kind:   kindOf(f),
+			masked: hasField(cfg.mask, f) || hasField(p.cfg.mask, f),
+			label:  f.Name,
 		}
+		tf.timeDigits, tf.timeTruncates = caps.storedTimeDigits(f)
 		for name, label := range cfg.labels {
 			if name == f.Name || name == f.DBName {
 				tf.label = label
@@ -367,12 +345,12 @@ func (p *Plugin) planFor(db *gorm.DB) *plan {
 			return nil
 		}
 	}
-	return p.planOf(s, db.Dialector.Name())
+	return p.planOf(s, p.capabilities(db))
 }
 
 // planOf returns the plan of schema s on the named dialect, or nil when the
 // model is not tracked.
-func (p *Plugin) planOf(s *schema.Schema, dialect string) *plan {
+func (p *Plugin) planOf(s *schema.Schema, caps capabilities) *plan {
 	p.mu.RLock()
 	pl, ok := p.plans[s]
 	p.mu.RUnlock()
@@ -388,7 +366,7 @@ func (p *Plugin) planOf(s *schema.Schema, dialect string) *plan {
 	if (registered || p.trackedByDefault(s.ModelType)) && s.Table != p.cfg.table && len(s.PrimaryFields) > 0 {
 		pl = &plan{
 			schema:     s,
-			fields:     p.trackedFields(s, cfg, dialect),
+			fields:     p.trackedFields(s, cfg, caps),
 			softDelete: len(s.DeleteClauses) > 0,
 			actions:    cfg.recorded(),
 		}

@@ -44,7 +44,7 @@ func (p *Plugin) StateAt(ctx context.Context, db *gorm.DB, obj any, t time.Time)
 	if !exists {
 		return nil, fmt.Errorf("%w (%s)", ErrNoState, t.UTC().Format(time.RFC3339Nano))
 	}
-	if pl := p.planOf(f.schema, tx.Dialector.Name()); pl != nil && complete {
+	if pl := p.planOf(f.schema, p.capabilities(tx)); pl != nil && complete {
 		pl.fillNulls(state)
 	}
 	return state, nil
@@ -135,7 +135,7 @@ func (p *Plugin) Revert(ctx context.Context, db *gorm.DB, obj any, entryID int64
 	if err := stmt.Parse(obj); err != nil {
 		return fmt.Errorf("auditlog: revert %T: %w: %w", obj, ErrInvalidModel, err)
 	}
-	pl := p.planOf(stmt.Schema, tx.Dialector.Name())
+	pl := p.planOf(stmt.Schema, p.capabilities(tx))
 	if pl == nil {
 		return fmt.Errorf("auditlog: revert %s: %w", stmt.Schema.Name, ErrNotRegistered)
 	}
