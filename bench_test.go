@@ -28,14 +28,18 @@ type benchEnv struct {
 	plugin *Plugin // nil for plain and manual
 	mode   string
 	lock   string // " FOR UPDATE", or "" on SQLite
+	cast   string // the SQL type a key is cast to as text
 }
 
 func newBenchEnv(b *testing.B, dbName, mode string) *benchEnv {
 	b.Helper()
 	db := openTestDB(b, dbName, &gorm.Config{NowFunc: time.Now})
-	env := &benchEnv{db: db, mode: mode, lock: " FOR UPDATE"}
+	env := &benchEnv{db: db, mode: mode, lock: " FOR UPDATE", cast: "TEXT"}
 	if dbName == "sqlite" {
 		env.lock = ""
+	}
+	if dbName == "mysql" {
+		env.cast = "CHAR"
 	}
 	if mode == "audited" {
 		env.plugin = New()
@@ -43,7 +47,7 @@ func newBenchEnv(b *testing.B, dbName, mode string) *benchEnv {
 			b.Fatal(err)
 		}
 	}
-	if err := db.AutoMigrate(&LogEntry{}, &BenchItem{}); err != nil {
+	if err := db.AutoMigrate(&LogEntry{}, &BenchItem{}, &leanEntry{}); err != nil {
 		b.Fatal(err)
 	}
 	return env
@@ -73,12 +77,16 @@ func (env *benchEnv) seed(b *testing.B, n, perGroup int) {
 }
 
 // run does one operation: the GORM call alone (plain, audited), or the GORM
-// call plus hand-written auditing in one transaction (manual).
-func (env *benchEnv) run(b *testing.B, write func(*gorm.DB) error, manual func(*gorm.DB) error) {
+// call plus hand-written auditing in one transaction: lean (manual) or with
+// a locked read of the old values (locked).
+func (env *benchEnv) run(b *testing.B, write, locked, lean func(*gorm.DB) error) {
 	var err error
-	if env.mode == "manual" {
-		err = env.db.Transaction(manual)
-	} else {
+	switch env.mode {
+	case "manual":
+		err = env.db.Transaction(lean)
+	case "locked":
+		err = env.db.Transaction(locked)
+	default:
 		err = write(env.db)
 	}
 	if err != nil {
@@ -114,6 +122,47 @@ func insertEntries(tx *gorm.DB, entries []manualEntry) error {
 	return tx.Exec(sb.String(), args...).Error
 }
 
+// leanEntry is the log table of lean hand-written auditing: what it needs to
+// name a change, one index (table, key).
+type leanEntry struct {
+	ID        int64
+	TableName string `gorm:"size:191;index:idx_lean_object,priority:1"`
+	ObjectPK  string `gorm:"size:191;index:idx_lean_object,priority:2"`
+	Action    string `gorm:"size:32"`
+	Changes   string
+	ActorID   string `gorm:"size:191"`
+	CreatedAt time.Time
+}
+
+// insertLean is lean hand-written auditing: the new values only (no locked
+// read of the old ones), one multi-row INSERT into a table with one index.
+func insertLean(tx *gorm.DB, entries []manualEntry) error {
+	var sb strings.Builder
+	sb.WriteString("INSERT INTO lean_entries (table_name, object_pk, action, changes, actor_id, created_at) VALUES ")
+	args := make([]any, 0, len(entries)*6)
+	now := time.Now()
+	for i, e := range entries {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString("(?,?,?,?,?,?)")
+		changes, err := json.Marshal(e.changes)
+		if err != nil {
+			return err
+		}
+		args = append(args, "bench_items", strconv.FormatInt(e.pk, 10), e.action, string(changes), "bench", now)
+	}
+	return tx.Exec(sb.String(), args...).Error
+}
+
+// insertLeanSelect is lean auditing of a Where write: one INSERT ... SELECT
+// of an entry per matching row, with the statement as its changes.
+func insertLeanSelect(tx *gorm.DB, cast, action, where string, arg any) error {
+	return tx.Exec("INSERT INTO lean_entries (table_name, object_pk, action, changes, actor_id, created_at) "+
+		"SELECT 'bench_items', CAST(id AS "+cast+"), ?, ?, 'bench', ? FROM bench_items WHERE "+where,
+		action, `{"qty":"qty + 1"}`, time.Now(), arg).Error
+}
+
 func createdChanges(it *BenchItem) map[string][2]any {
 	return map[string][2]any{
 		"id": {nil, it.ID}, "name": {nil, it.Name}, "qty": {nil, it.Qty}, "price": {nil, it.Price}, "grp": {nil, it.Grp},
@@ -143,6 +192,11 @@ var benchOps = []benchOp{
 					return err
 				}
 				return insertEntries(tx, []manualEntry{{it.ID, "create", createdChanges(&it)}})
+			}, func(tx *gorm.DB) error {
+				if err := tx.Create(&it).Error; err != nil {
+					return err
+				}
+				return insertLean(tx, []manualEntry{{it.ID, "create", createdChanges(&it)}})
 			})
 		}
 	}},
@@ -166,6 +220,11 @@ var benchOps = []benchOp{
 				return insertEntries(tx, []manualEntry{{it.ID, "update", map[string][2]any{
 					"name": {old.Name, it.Name}, "updated_at": {old.UpdatedAt.UTC(), it.UpdatedAt.UTC()},
 				}}})
+			}, func(tx *gorm.DB) error {
+				if err := tx.Save(&it).Error; err != nil {
+					return err
+				}
+				return insertLean(tx, []manualEntry{{it.ID, "update", map[string][2]any{"name": {nil, it.Name}, "updated_at": {nil, it.UpdatedAt.UTC()}}}})
 			})
 		}
 	}},
@@ -185,6 +244,14 @@ var benchOps = []benchOp{
 				}
 				return insertEntries(tx, []manualEntry{{1, "update", map[string][2]any{
 					"name": {old.Name, values["name"]}, "qty": {old.Qty, values["qty"]}, "updated_at": {old.UpdatedAt.UTC(), it.UpdatedAt.UTC()},
+				}}})
+			}, func(tx *gorm.DB) error {
+				it := BenchItem{ID: 1}
+				if err := tx.Model(&it).Updates(values).Error; err != nil {
+					return err
+				}
+				return insertLean(tx, []manualEntry{{1, "update", map[string][2]any{
+					"name": {nil, values["name"]}, "qty": {nil, values["qty"]}, "updated_at": {nil, it.UpdatedAt.UTC()},
 				}}})
 			})
 		}
@@ -211,6 +278,11 @@ var benchOps = []benchOp{
 					}}
 				}
 				return insertEntries(tx, entries)
+			}, func(tx *gorm.DB) error {
+				if err := tx.Model(&BenchItem{}).Where("grp = ?", 0).Update("qty", gorm.Expr("qty + 1")).Error; err != nil {
+					return err
+				}
+				return insertLeanSelect(tx, env.cast, "update", "grp = ?", 0)
 			})
 		}
 	}},
@@ -228,6 +300,11 @@ var benchOps = []benchOp{
 					return err
 				}
 				return insertEntries(tx, []manualEntry{{id, "delete", deletedChanges(&old)}})
+			}, func(tx *gorm.DB) error {
+				if err := tx.Delete(&BenchItem{ID: id}).Error; err != nil {
+					return err
+				}
+				return insertLean(tx, []manualEntry{{id, "delete", nil}})
 			})
 		}
 	}},
@@ -248,6 +325,11 @@ var benchOps = []benchOp{
 					entries[j] = manualEntry{old[j].ID, "delete", deletedChanges(&old[j])}
 				}
 				return insertEntries(tx, entries)
+			}, func(tx *gorm.DB) error {
+				if err := insertLeanSelect(tx, env.cast, "delete", "grp = ?", i); err != nil {
+					return err
+				}
+				return tx.Where("grp = ?", i).Delete(&BenchItem{}).Error
 			})
 		}
 	}},
@@ -269,21 +351,32 @@ func benchCreateBatch(b *testing.B, env *benchEnv, n int) {
 				entries[j] = manualEntry{items[j].ID, "create", createdChanges(&items[j])}
 			}
 			return insertEntries(tx, entries)
+		}, func(tx *gorm.DB) error {
+			if err := tx.Create(&items).Error; err != nil {
+				return err
+			}
+			entries := make([]manualEntry, len(items))
+			for j := range items {
+				entries[j] = manualEntry{items[j].ID, "create", createdChanges(&items[j])}
+			}
+			return insertLean(tx, entries)
 		})
 	}
 }
 
 // BenchmarkWrite measures each write path as BenchmarkWrite/<db>/<op>/<mode>:
-// plain is GORM alone, manual is GORM plus hand-written auditing (locked read
-// of the old rows, one multi-row INSERT of entries) in one transaction,
-// audited is GORM with the plugin and the model registered with defaults.
+// plain is GORM alone; manual is GORM plus lean hand-written auditing in one
+// transaction (the new values only, one INSERT into a log table with one
+// index); locked is hand-written auditing with old values (a locked read of
+// the old rows, one multi-row INSERT into the plugin's log table); audited is
+// GORM with the plugin and the model registered with defaults.
 // Each mode gets a fresh database; seeding is not timed and not audited.
 func BenchmarkWrite(b *testing.B) {
 	for _, dbName := range testDatabases {
 		b.Run(dbName, func(b *testing.B) {
 			for _, op := range benchOps {
 				b.Run(op.name, func(b *testing.B) {
-					for _, mode := range []string{"plain", "manual", "audited"} {
+					for _, mode := range []string{"plain", "manual", "locked", "audited"} {
 						b.Run(mode, func(b *testing.B) {
 							op.fn(b, newBenchEnv(b, dbName, mode))
 						})
