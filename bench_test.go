@@ -41,8 +41,14 @@ func newBenchEnv(b *testing.B, dbName, mode string) *benchEnv {
 	if dbName == "mysql" {
 		env.cast = "CHAR"
 	}
-	if mode == "audited" {
-		env.plugin = New()
+	if mode == "audited" || strings.HasPrefix(mode, "audited_") {
+		var opts []Option
+		for _, st := range strategyNames {
+			if st != "" && mode == "audited_"+st {
+				opts = append(opts, forceStrategy(strategyByName(st)))
+			}
+		}
+		env.plugin = New(opts...)
 		if err := db.Use(env.plugin); err != nil {
 			b.Fatal(err)
 		}
@@ -101,23 +107,33 @@ type manualEntry struct {
 	changes map[string][2]any
 }
 
-// insertEntries is the hand-written multi-row INSERT of entries.
+// insertEntries is the hand-written multi-row INSERT of entries into the
+// plugin's log table.
 func insertEntries(tx *gorm.DB, entries []manualEntry) error {
+	columns := "table_name, object_pk, object_repr, action, changes, actor_id, remote_addr, cid, created_at"
+	return insertManual(tx, "audit_log_entries", columns, entries, func(e manualEntry, pk, changes string, now time.Time) []any {
+		return []any{"bench_items", pk, "BenchItem(" + pk + ")", e.action, changes, "bench", "", "", now}
+	})
+}
+
+// insertManual writes one multi-row INSERT of entries into table, a row of
+// values per entry.
+func insertManual(tx *gorm.DB, table, columns string, entries []manualEntry, row func(e manualEntry, pk, changes string, now time.Time) []any) error {
 	var sb strings.Builder
-	sb.WriteString("INSERT INTO audit_log_entries (table_name, object_pk, object_repr, action, changes, actor_id, remote_addr, cid, created_at) VALUES ")
-	args := make([]any, 0, len(entries)*9)
+	sb.WriteString("INSERT INTO " + table + " (" + columns + ") VALUES ")
+	var args []any
 	now := time.Now()
 	for i, e := range entries {
 		if i > 0 {
 			sb.WriteByte(',')
 		}
-		sb.WriteString("(?,?,?,?,?,?,?,?,?)")
 		changes, err := json.Marshal(e.changes)
 		if err != nil {
 			return err
 		}
-		pk := strconv.FormatInt(e.pk, 10)
-		args = append(args, "bench_items", pk, "BenchItem("+pk+")", e.action, string(changes), "bench", "", "", now)
+		values := row(e, strconv.FormatInt(e.pk, 10), string(changes), now)
+		sb.WriteString("(?" + strings.Repeat(",?", len(values)-1) + ")")
+		args = append(args, values...)
 	}
 	return tx.Exec(sb.String(), args...).Error
 }
@@ -137,22 +153,10 @@ type leanEntry struct {
 // insertLean is lean hand-written auditing: the new values only (no locked
 // read of the old ones), one multi-row INSERT into a table with one index.
 func insertLean(tx *gorm.DB, entries []manualEntry) error {
-	var sb strings.Builder
-	sb.WriteString("INSERT INTO lean_entries (table_name, object_pk, action, changes, actor_id, created_at) VALUES ")
-	args := make([]any, 0, len(entries)*6)
-	now := time.Now()
-	for i, e := range entries {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteString("(?,?,?,?,?,?)")
-		changes, err := json.Marshal(e.changes)
-		if err != nil {
-			return err
-		}
-		args = append(args, "bench_items", strconv.FormatInt(e.pk, 10), e.action, string(changes), "bench", now)
-	}
-	return tx.Exec(sb.String(), args...).Error
+	columns := "table_name, object_pk, action, changes, actor_id, created_at"
+	return insertManual(tx, "lean_entries", columns, entries, func(e manualEntry, pk, changes string, now time.Time) []any {
+		return []any{"bench_items", pk, e.action, changes, "bench", now}
+	})
 }
 
 // insertLeanSelect is lean auditing of a Where write: one INSERT ... SELECT
@@ -377,6 +381,45 @@ func BenchmarkWrite(b *testing.B) {
 			for _, op := range benchOps {
 				b.Run(op.name, func(b *testing.B) {
 					for _, mode := range []string{"plain", "manual", "locked", "audited"} {
+						b.Run(mode, func(b *testing.B) {
+							op.fn(b, newBenchEnv(b, dbName, mode))
+						})
+					}
+				})
+			}
+		})
+	}
+}
+
+// strategyByName is the strategy of a strategyNames entry.
+func strategyByName(name string) strategy {
+	for i, n := range strategyNames {
+		if n == name {
+			return strategy(i)
+		}
+	}
+	return 0
+}
+
+// BenchmarkCapture compares the capture strategies that apply to an update
+// of one row with plain values, as BenchmarkCapture/<db>/<op>/<mode>:
+// audited_<strategy> forces the strategy (read_carry takes the new values
+// from the SET clause, read_reread reads them back, read_returning from
+// RETURNING). It decides whether a strategy pays for itself.
+func BenchmarkCapture(b *testing.B) {
+	modes := map[string][]string{
+		"sqlite":   {"audited_read_carry", "audited_read_returning", "audited_read_reread"},
+		"postgres": {"audited_one_statement", "audited_read_carry", "audited_read_returning", "audited_read_reread"},
+		"mysql":    {"audited_read_carry", "audited_read_reread"},
+	}
+	for _, dbName := range testDatabases {
+		b.Run(dbName, func(b *testing.B) {
+			for _, op := range benchOps {
+				if op.name != "save" && op.name != "updates_map" {
+					continue
+				}
+				b.Run(op.name, func(b *testing.B) {
+					for _, mode := range modes[dbName] {
 						b.Run(mode, func(b *testing.B) {
 							op.fn(b, newBenchEnv(b, dbName, mode))
 						})

@@ -61,6 +61,18 @@ type LogEntry struct {
 	CreatedAt time.Time `gorm:"column:created_at;not null;index:,composite:object,priority:3;index:,composite:model,priority:2;index:,composite:actor,priority:2;index:,composite:cid,priority:2;index:,composite:created,priority:1"`
 }
 
+// entryColumns are the log table's columns the plugin writes: LogEntry's
+// columns but the key, in its field order; columnValues gives an entry's
+// values in the same order. TestLogSchemaHasOneSource checks both, and the
+// columns storedEntry reads, against LogEntry's schema.
+var entryColumns = []string{"table_name", "object_pk", "object_repr", "action", "changes",
+	"actor_id", "remote_addr", "cid", "data", "snapshot", "created_at"}
+
+func (e *LogEntry) columnValues() []any {
+	return []any{e.Table, e.ObjectPK, e.ObjectRepr, string(e.Action), e.Changes,
+		e.ActorID, e.RemoteAddr, e.CID, e.Data, e.Snapshot, e.CreatedAt}
+}
+
 // TableName is the default log table, DefaultTable.
 func (LogEntry) TableName() string { return DefaultTable }
 

@@ -1,13 +1,18 @@
 package auditlog
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
 )
 
 func TestLogTableSchema(t *testing.T) {
@@ -85,5 +90,40 @@ func TestChangesJSON(t *testing.T) {
 	var null Changes
 	if err := null.Scan(nil); err != nil || null != nil {
 		t.Errorf("Scan(nil) = %v, %v; want nil, nil", null, err)
+	}
+}
+
+// TestLogSchemaHasOneSource: the columns the plugin writes, the values it
+// writes into them and the columns it reads back all follow LogEntry.
+func TestLogSchemaHasOneSource(t *testing.T) {
+	cache := &sync.Map{}
+	s, err := schema.Parse(&LogEntry{}, cache, schema.NamingStrategy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := LogEntry{Table: "t", ObjectPK: "1", ObjectRepr: "r", Action: "a", Changes: Changes{"x": {}},
+		ActorID: "u", RemoteAddr: "ip", CID: "c", Data: JSONMap{"d": 1}, Snapshot: JSONMap{"s": 2}, CreatedAt: testNow}
+	values := e.columnValues()
+	var columns []string
+	for _, f := range s.Fields {
+		if f.DBName == "" || f.PrimaryKey {
+			continue
+		}
+		i := len(columns)
+		columns = append(columns, f.DBName)
+		v, _ := f.ValueOf(context.Background(), reflect.ValueOf(e))
+		if i < len(values) && !cmp.Equal(fmt.Sprint(v), fmt.Sprint(values[i])) {
+			t.Errorf("value %d (%s): %v, LogEntry holds %v", i, f.DBName, values[i], v)
+		}
+	}
+	if diff := cmp.Diff(columns, entryColumns); diff != "" {
+		t.Errorf("entryColumns (-LogEntry +entryColumns):\n%s", diff)
+	}
+	stored, err := schema.Parse(&storedEntry{}, cache, schema.NamingStrategy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(append([]string{"id"}, columns...), stored.DBNames); diff != "" {
+		t.Errorf("storedEntry columns (-LogEntry +storedEntry):\n%s", diff)
 	}
 }

@@ -26,7 +26,8 @@ const (
 )
 
 // MiddlewareOption configures the handler made by Middleware. Options are
-// applied in order when Middleware is called, never per request.
+// applied in order when Middleware is called, never per request; a nil one
+// is ignored.
 type MiddlewareOption interface {
 	applyMiddleware(*middlewareConfig)
 }

@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// Option configures a Plugin. Options are applied in order by New.
+// Option configures a Plugin. Options are applied in order by New. A nil
+// option is ignored, here as for ModelOption and MiddlewareOption.
 type Option interface {
 	apply(*config)
 }
@@ -116,7 +117,8 @@ func AllowUnknownActions() Option {
 	return optionFunc(func(c *config) { c.allowUnknown = true })
 }
 
-// ModelOption configures how one registered model is tracked.
+// ModelOption configures how one registered model is tracked. Register
+// applies them in order and ignores a nil one.
 type ModelOption interface {
 	applyModel(*modelConfig)
 }

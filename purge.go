@@ -51,27 +51,10 @@ func (p *Plugin) Purge(ctx context.Context, db *gorm.DB, before time.Time, opts 
 		return 0, fmt.Errorf("%w: purge batch size %d is not between 1 and 10000", ErrInvalidQuery, batch)
 	}
 	tx := db.Session(&gorm.Session{NewDB: true, Context: ctx})
-	tables := slices.Clone(opts.Tables)
-	for _, m := range opts.Models {
-		stmt := &gorm.Statement{DB: tx}
-		if err := stmt.Parse(m); err != nil {
-			return 0, fmt.Errorf("auditlog: purge model %T: %w: %w", m, ErrInvalidModel, err)
-		}
-		tables = append(tables, stmt.Schema.Table)
+	conds, err := purgeConditions(tx, before, opts)
+	if err != nil {
+		return 0, err
 	}
-	for _, a := range opts.Actions {
-		if err := validActionName(a); err != nil {
-			return 0, err
-		}
-	}
-	conds := []clause.Expression{clause.Lt{Column: clause.Column{Name: "created_at"}, Value: before.UTC()}}
-	if len(tables) > 0 {
-		conds = append(conds, clause.IN{Column: clause.Column{Name: "table_name"}, Values: anySlice(tables)})
-	}
-	if len(opts.Actions) > 0 {
-		conds = append(conds, clause.IN{Column: clause.Column{Name: "action"}, Values: anySlice(opts.Actions)})
-	}
-
 	var deleted int64
 	ids := make([]int64, 0, batch)
 	for {
@@ -103,4 +86,29 @@ func (p *Plugin) Purge(ctx context.Context, db *gorm.DB, before time.Time, opts 
 			return deleted, nil
 		}
 	}
+}
+
+// purgeConditions are the conditions of the entries Purge deletes.
+func purgeConditions(tx *gorm.DB, before time.Time, opts PurgeOptions) ([]clause.Expression, error) {
+	tables := slices.Clone(opts.Tables)
+	for _, m := range opts.Models {
+		stmt := &gorm.Statement{DB: tx}
+		if err := stmt.Parse(m); err != nil {
+			return nil, fmt.Errorf("auditlog: purge model %T: %w: %w", m, ErrInvalidModel, err)
+		}
+		tables = append(tables, stmt.Schema.Table)
+	}
+	for _, a := range opts.Actions {
+		if err := validActionName(a); err != nil {
+			return nil, err
+		}
+	}
+	conds := []clause.Expression{clause.Lt{Column: clause.Column{Name: "created_at"}, Value: before.UTC()}}
+	if len(tables) > 0 {
+		conds = append(conds, clause.IN{Column: clause.Column{Name: "table_name"}, Values: anySlice(tables)})
+	}
+	if len(opts.Actions) > 0 {
+		conds = append(conds, clause.IN{Column: clause.Column{Name: "action"}, Values: anySlice(opts.Actions)})
+	}
+	return conds, nil
 }

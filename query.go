@@ -70,7 +70,12 @@ type Page struct {
 }
 
 // CorruptEntriesError reports log rows whose stored JSON (changes, data or
-// snapshot) could not be decoded; readers skip them and return the rest.
+// snapshot) could not be decoded. The policy, the same for every reader
+// (decodeEntries): a read that lists entries skips a corrupt row and reports
+// its ID — Find in Page.Corrupt, History in a *CorruptEntriesError returned
+// with the other entries; a read that replays entries, StateAt and Revert,
+// fails with a *CorruptEntriesError, since a state computed without the row
+// would be wrong.
 type CorruptEntriesError struct {
 	IDs []int64
 }
@@ -180,18 +185,46 @@ func (p *Plugin) compile(tx *gorm.DB, q Query) (*filters, error) {
 		return nil, fmt.Errorf("%w: time range from %s to %s is empty or reversed", ErrInvalidQuery,
 			q.Since.Format(time.RFC3339Nano), q.Until.Format(time.RFC3339Nano))
 	}
+	s, table, pks, err := queryTarget(tx, q)
+	if err != nil {
+		return nil, err
+	}
+	column, err := fieldColumn(tx, s, table, q.Field)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range q.Actions {
+		if err := validActionName(a); err != nil {
+			return nil, err
+		}
+	}
+	f.addConditions(tx, q, table, pks, column)
+	f.schema = s
+
+	// The fingerprint covers everything that decides which rows come in
+	// which order, so that a cursor cannot be replayed on another query.
+	h := fnv.New64a()
+	enc := json.NewEncoder(h)
+	_ = enc.Encode([]any{p.cfg.table, table, pks, q.Actors, q.Actions, q.CID,
+		q.Since.UnixNano(), q.Since.IsZero(), q.Until.UnixNano(), q.Until.IsZero(), column, q.Oldest})
+	f.fingerprint = h.Sum64()
+	return f, nil
+}
+
+// queryTarget resolves the model, table and object keys a query names.
+func queryTarget(tx *gorm.DB, q Query) (*schema.Schema, string, []string, error) {
 	var s *schema.Schema
 	if q.Model != nil {
 		stmt := &gorm.Statement{DB: tx}
 		if err := stmt.Parse(q.Model); err != nil {
-			return nil, fmt.Errorf("auditlog: query model %T: %w: %w", q.Model, ErrInvalidModel, err)
+			return nil, "", nil, fmt.Errorf("auditlog: query model %T: %w: %w", q.Model, ErrInvalidModel, err)
 		}
 		s = stmt.Schema
 	}
 	table := q.Table
 	if s != nil {
 		if table != "" && table != s.Table {
-			return nil, fmt.Errorf("%w: Model %s has table %q, not %q", ErrInvalidQuery, s.Name, s.Table, table)
+			return nil, "", nil, fmt.Errorf("%w: Model %s has table %q, not %q", ErrInvalidQuery, s.Name, s.Table, table)
 		}
 		table = s.Table
 	}
@@ -199,41 +232,44 @@ func (p *Plugin) compile(tx *gorm.DB, q Query) (*filters, error) {
 	if q.Objects != nil {
 		os, keys, err := objectKeys(tx, q.Objects)
 		if err != nil {
-			return nil, err
+			return nil, "", nil, err
 		}
 		if s != nil && os.ModelType != s.ModelType || table != "" && os.Table != table {
-			return nil, fmt.Errorf("%w: Objects of %s do not belong to table %q", ErrInvalidQuery, os.Name, table)
+			return nil, "", nil, fmt.Errorf("%w: Objects of %s do not belong to table %q", ErrInvalidQuery, os.Name, table)
 		}
 		s, table = os, os.Table
 		pks = append(pks, keys...)
 	}
 	if len(q.ObjectPKs) > 0 && table == "" {
-		return nil, fmt.Errorf("%w: ObjectPKs need Model or Table", ErrInvalidQuery)
+		return nil, "", nil, fmt.Errorf("%w: ObjectPKs need Model or Table", ErrInvalidQuery)
 	}
-	column := ""
-	if q.Field != "" {
-		switch {
-		case s != nil:
-			fld := s.LookUpField(q.Field)
-			if fld == nil || fld.DBName == "" {
-				return nil, fmt.Errorf("%w %q in Query.Field of %s", ErrUnknownField, q.Field, s.Name)
-			}
-			column = fld.DBName
-		case table != "":
-			if !tx.Migrator().HasColumn(table, q.Field) {
-				return nil, fmt.Errorf("%w %q in Query.Field: table %q has no such column", ErrUnknownField, q.Field, table)
-			}
-			column = q.Field
-		default:
-			return nil, fmt.Errorf("%w: Field needs Model or Table", ErrInvalidQuery)
-		}
-	}
-	for _, a := range q.Actions {
-		if err := validActionName(a); err != nil {
-			return nil, err
-		}
-	}
+	return s, table, pks, nil
+}
 
+// fieldColumn is the column Query.Field names, checked against the model or
+// table; "" when there is no Field.
+func fieldColumn(tx *gorm.DB, s *schema.Schema, table, field string) (string, error) {
+	if field == "" {
+		return "", nil
+	}
+	switch {
+	case s != nil:
+		fld := s.LookUpField(field)
+		if fld == nil || fld.DBName == "" {
+			return "", fmt.Errorf("%w %q in Query.Field of %s", ErrUnknownField, field, s.Name)
+		}
+		return fld.DBName, nil
+	case table != "":
+		if !tx.Migrator().HasColumn(table, field) {
+			return "", fmt.Errorf("%w %q in Query.Field: table %q has no such column", ErrUnknownField, field, table)
+		}
+		return field, nil
+	}
+	return "", fmt.Errorf("%w: Field needs Model or Table", ErrInvalidQuery)
+}
+
+// addConditions adds the WHERE conditions of the query's filters.
+func (f *filters) addConditions(tx *gorm.DB, q Query, table string, pks []string, column string) {
 	col := func(name string) clause.Column { return clause.Column{Name: name} }
 	if table != "" {
 		f.conds = append(f.conds, clause.Eq{Column: col("table_name"), Value: table})
@@ -266,16 +302,6 @@ func (p *Plugin) compile(tx *gorm.DB, q Query) (*filters, error) {
 		f.conds = append(f.conds, changedField(tx, column))
 	}
 
-	f.schema = s
-
-	// The fingerprint covers everything that decides which rows come in
-	// which order, so that a cursor cannot be replayed on another query.
-	h := fnv.New64a()
-	enc := json.NewEncoder(h)
-	_ = enc.Encode([]any{p.cfg.table, table, pks, q.Actors, q.Actions, q.CID,
-		q.Since.UnixNano(), q.Since.IsZero(), q.Until.UnixNano(), q.Until.IsZero(), column, q.Oldest})
-	f.fingerprint = h.Sum64()
-	return f, nil
 }
 
 // changedField selects entries whose changes have the column as a key.

@@ -131,10 +131,9 @@ func (p *Plugin) Register(model any, opts ...ModelOption) error {
 	}
 	cfg := &modelConfig{}
 	for _, o := range opts {
-		if o == nil {
-			return fmt.Errorf("auditlog: register %s: %w: nil option", s.Name, ErrInvalidOption)
+		if o != nil { // a nil option is ignored, as everywhere (options.go)
+			o.applyModel(cfg)
 		}
-		o.applyModel(cfg)
 	}
 	if err := cfg.validate(s); err != nil {
 		return fmt.Errorf("auditlog: register %s: %w", s.Name, err)

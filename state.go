@@ -180,6 +180,23 @@ func (p *Plugin) Revert(ctx context.Context, db *gorm.DB, obj any, entryID int64
 		return fmt.Errorf("%w: %s %s no longer exists", ErrNoState, stmt.Schema.Name, key)
 	}
 
+	updates, err := pl.revertUpdates(target, current, entryID)
+	if err != nil {
+		return err
+	}
+	if len(updates) == 0 {
+		return nil
+	}
+	if err := tx.Model(obj).Unscoped().Updates(updates).Error; err != nil {
+		return fmt.Errorf("auditlog: revert %s %s: %w", stmt.Schema.Name, key, err)
+	}
+	return nil
+}
+
+// revertUpdates are the assignments that bring a row's current tracked
+// state back to target: the fields that differ, but the key and fields GORM
+// does not update. A masked field that differs fails with ErrMaskedField.
+func (pl *plan) revertUpdates(target map[string]any, current rowState, entryID int64) (map[string]any, error) {
 	updates := map[string]any{}
 	for i, tf := range pl.fields {
 		want, known := target[tf.field.DBName]
@@ -194,20 +211,14 @@ func (p *Plugin) Revert(ctx context.Context, db *gorm.DB, obj any, entryID int64
 			continue
 		}
 		if tf.masked {
-			return fmt.Errorf("%w: %s.%s changed since entry %d", ErrMaskedField, stmt.Schema.Name, tf.field.Name, entryID)
+			return nil, fmt.Errorf("%w: %s.%s changed since entry %d", ErrMaskedField, pl.schema.Name, tf.field.Name, entryID)
 		}
 		if tf.field.PrimaryKey || !tf.field.Updatable {
 			continue
 		}
 		updates[tf.field.DBName] = goValue(tf, want)
 	}
-	if len(updates) == 0 {
-		return nil
-	}
-	if err := tx.Model(obj).Unscoped().Updates(updates).Error; err != nil {
-		return fmt.Errorf("auditlog: revert %s %s: %w", stmt.Schema.Name, key, err)
-	}
-	return nil
+	return updates, nil
 }
 
 // goValue turns a stored value back into a value of the field's Go type

@@ -261,10 +261,6 @@ func (p *Plugin) insert(db *gorm.DB, entries []LogEntry) error {
 	return nil
 }
 
-// entryColumns are the columns insertEntries writes, in LogEntry's order.
-var entryColumns = []string{"table_name", "object_pk", "object_repr", "action", "changes",
-	"actor_id", "remote_addr", "cid", "data", "snapshot", "created_at"}
-
 // insertEntries writes one multi-row INSERT of entries on the statement's
 // connection. It builds the SQL with the dialect's quoting and placeholders
 // instead of going through db.Create, which costs a session, a statement
@@ -291,8 +287,7 @@ func (p *Plugin) insertEntries(db *gorm.DB, entries []LogEntry) error {
 			st.WriteByte(',')
 		}
 		st.WriteByte('(')
-		st.AddVar(st, e.Table, e.ObjectPK, e.ObjectRepr, string(e.Action), e.Changes,
-			e.ActorID, e.RemoteAddr, e.CID, e.Data, e.Snapshot, e.CreatedAt)
+		st.AddVar(st, e.columnValues()...)
 		st.WriteByte(')')
 	}
 	sql := st.SQL.String()

@@ -5,7 +5,8 @@
     python3 scripts/bench_ratios.py bench.txt
 
 benchstat compares two runs of the same benchmarks (benchstat old.txt new.txt);
-this script pivots one run by mode: audited/plain and audited/manual.
+this script pivots one run by mode: audited against lean hand-written auditing
+(manual) and hand-written auditing with a locked read of old values (locked).
 """
 import collections
 import re
@@ -26,16 +27,19 @@ def main(path):
         if m:
             db, op, mode, ns, _, allocs = m.groups()
             runs[(db, op)][mode].append((float(ns), int(allocs)))
-    print("| db | op | plain | manual | audited | manual/plain | audited/plain | audited/manual | allocs plain / manual / audited |")
+    print("| db | op | plain | manual (lean) | locked | audited | audited/manual | audited/locked | allocs plain / manual / locked / audited |")
     print("|---|---|---|---|---|---|---|---|---|")
     for (db, op), modes in runs.items():
-        if set(modes) != {"plain", "manual", "audited"}:
+        if not {"plain", "manual", "audited"} <= set(modes):
             continue
         t = {k: statistics.median(x[0] for x in v) for k, v in modes.items()}
         a = {k: statistics.median(x[1] for x in v) for k, v in modes.items()}
-        print(f"| {db} | {op} | {fmt(t['plain'])} | {fmt(t['manual'])} | {fmt(t['audited'])} | "
-              f"{t['manual'] / t['plain']:.2f} | {t['audited'] / t['plain']:.2f} | {t['audited'] / t['manual']:.2f} | "
-              f"{a['plain']:.0f} / {a['manual']:.0f} / {a['audited']:.0f} |")
+        locked = fmt(t["locked"]) if "locked" in t else "-"
+        vs_locked = f"{t['audited'] / t['locked']:.2f}" if "locked" in t else "-"
+        allocs_locked = f"{a['locked']:.0f}" if "locked" in a else "-"
+        print(f"| {db} | {op} | {fmt(t['plain'])} | {fmt(t['manual'])} | {locked} | {fmt(t['audited'])} | "
+              f"{t['audited'] / t['manual']:.2f} | {vs_locked} | "
+              f"{a['plain']:.0f} / {a['manual']:.0f} / {allocs_locked} / {a['audited']:.0f} |")
 
 
 if __name__ == "__main__":
