@@ -387,7 +387,7 @@ func TestNoSQLBuiltFromData(t *testing.T) {
 		t.Fatalf("parsed %d files", len(files))
 	}
 	// Reviewed: concatenations of SQL that GORM's builder and the dialect's
-	// quoting produced, with no data in them. (returning.go appends RETURNING
+	// quoting produced, with no data in them. (capture_exec.go appends RETURNING
 	// of quoted column names to GORM's own SQL through a field, which the
 	// check does not follow; the one-statement forms are built by GORM's
 	// statement builder.)

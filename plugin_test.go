@@ -459,7 +459,7 @@ func TestOrderAndLimitFollowTheDialect(t *testing.T) {
 		}
 
 		// A hard delete: on MariaDB it is the DELETE with its ORDER BY and
-		// LIMIT and RETURNING appended (returning.go).
+		// LIMIT and RETURNING appended (capture_exec.go).
 		clearEntries(t, db)
 		before := allItems(t, db)
 		hardErr := db.Unscoped().Where("qty >= ?", 0).Order("id desc").Limit(1).Delete(&Item{}).Error

@@ -101,7 +101,7 @@ type plan struct {
 	// tracked fields are (see prepareColumns).
 	columns       []string
 	selectColumns []clause.Column
-	locked        lockedColumns // the one-statement update's columns (returning.go)
+	locked        lockedColumns // the one-statement write's columns (capture_sql.go)
 	columnFields  []*schema.Field
 	keyColumns    []int
 	fieldColumns  []int
