@@ -96,11 +96,8 @@ func (p *Plugin) beforeDelete(db *gorm.DB) {
 	if pl == nil {
 		return
 	}
-	kind := writeHardDelete
-	if pl.softDelete && !db.Statement.Unscoped && db.Statement.Schema != nil {
-		kind = writeSoftDelete
-	}
-	p.startCapture(db, pl, kind)
+	// A delete; whether it is soft (an UPDATE) is settled when it runs.
+	p.startCapture(db, pl, writeHardDelete)
 }
 
 func (p *Plugin) startCapture(db *gorm.DB, pl *plan, kind writeKind) {

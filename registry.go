@@ -90,12 +90,11 @@ const (
 // plan is everything the callbacks need about one model schema, computed once
 // and cached per *schema.Schema (GORM keeps one per model type and table).
 type plan struct {
-	schema     *schema.Schema
-	fields     []*trackedField
-	serialize  bool
-	masks      bool // some field is masked
-	actions    actionSet
-	softDelete bool // the schema has delete clauses (gorm.DeletedAt or a soft-delete plugin)
+	schema    *schema.Schema
+	fields    []*trackedField
+	serialize bool
+	masks     bool // some field is masked
+	actions   actionSet
 
 	// Columns read from the database, and where in them the key and the
 	// tracked fields are (see prepareColumns).
@@ -364,10 +363,9 @@ func (p *Plugin) planOf(s *schema.Schema, caps capabilities) *plan {
 	cfg, registered := p.models[s.ModelType]
 	if (registered || p.trackedByDefault(s.ModelType)) && s.Table != p.cfg.table && len(s.PrimaryFields) > 0 {
 		pl = &plan{
-			schema:     s,
-			fields:     p.trackedFields(s, cfg, caps),
-			softDelete: len(s.DeleteClauses) > 0,
-			actions:    cfg.recorded(),
+			schema:  s,
+			fields:  p.trackedFields(s, cfg, caps),
+			actions: cfg.recorded(),
 		}
 		if cfg != nil {
 			pl.serialize = cfg.serialize
