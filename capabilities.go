@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 	"gorm.io/gorm/schema"
 )
 
@@ -150,4 +151,30 @@ func dialectorField(d gorm.Dialector, name string) any {
 		return nil
 	}
 	return f.Interface()
+}
+
+// jsonColumnType is the type of the log table's JSON columns: jsonb on
+// PostgreSQL, JSON on MySQL (an alias of LONGTEXT with a validity check on
+// MariaDB), text elsewhere.
+func (c capabilities) jsonColumnType() string {
+	switch c.dialect {
+	case "postgres":
+		return "jsonb"
+	case "mysql":
+		return "JSON"
+	}
+	return "text"
+}
+
+// changedField is the condition that an entry's changes name column, in the
+// JSON functions of the database.
+func (c capabilities) changedField(column string) clause.Expression {
+	changes := clause.Column{Name: "changes"}
+	switch c.dialect {
+	case "postgres":
+		return clause.Expr{SQL: "jsonb_exists(?, ?)", Vars: []any{changes, column}}
+	case "mysql":
+		return clause.Expr{SQL: "JSON_CONTAINS_PATH(?, 'one', ?)", Vars: []any{changes, jsonPath(column)}}
+	}
+	return clause.Expr{SQL: "json_type(?, ?) IS NOT NULL", Vars: []any{changes, jsonPath(column)}}
 }

@@ -144,7 +144,9 @@ func (c *Changes) Scan(src any) error {
 func (Changes) GormDataType() string { return "json" }
 
 // GormDBDataType chooses jsonb on PostgreSQL, JSON on MySQL and text elsewhere.
-func (Changes) GormDBDataType(db *gorm.DB, _ *schema.Field) string { return jsonColumnType(db) }
+func (Changes) GormDBDataType(db *gorm.DB, _ *schema.Field) string {
+	return newCapabilities(db).jsonColumnType()
+}
 
 // JSONMap is a JSON object column: LogEntry's Data and Snapshot. Numbers
 // decode as json.Number so that they round-trip exactly.
@@ -185,16 +187,8 @@ func (m *JSONMap) Scan(src any) error {
 func (JSONMap) GormDataType() string { return "json" }
 
 // GormDBDataType chooses jsonb on PostgreSQL, JSON on MySQL and text elsewhere.
-func (JSONMap) GormDBDataType(db *gorm.DB, _ *schema.Field) string { return jsonColumnType(db) }
-
-func jsonColumnType(db *gorm.DB) string {
-	switch db.Dialector.Name() {
-	case "postgres":
-		return "jsonb"
-	case "mysql":
-		return "JSON"
-	}
-	return "text"
+func (JSONMap) GormDBDataType(db *gorm.DB, _ *schema.Field) string {
+	return newCapabilities(db).jsonColumnType()
 }
 
 func jsonBytes(src any) ([]byte, error) {

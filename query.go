@@ -198,7 +198,7 @@ func (p *Plugin) compile(tx *gorm.DB, q Query) (*filters, error) {
 			return nil, err
 		}
 	}
-	f.addConditions(tx, q, table, pks, column)
+	f.addConditions(p.capabilities(tx), q, table, pks, column)
 	f.schema = s
 
 	// The fingerprint covers everything that decides which rows come in
@@ -269,7 +269,7 @@ func fieldColumn(tx *gorm.DB, s *schema.Schema, table, field string) (string, er
 }
 
 // addConditions adds the WHERE conditions of the query's filters.
-func (f *filters) addConditions(tx *gorm.DB, q Query, table string, pks []string, column string) {
+func (f *filters) addConditions(caps capabilities, q Query, table string, pks []string, column string) {
 	col := func(name string) clause.Column { return clause.Column{Name: name} }
 	if table != "" {
 		f.conds = append(f.conds, clause.Eq{Column: col("table_name"), Value: table})
@@ -299,20 +299,9 @@ func (f *filters) addConditions(tx *gorm.DB, q Query, table string, pks []string
 		f.conds = append(f.conds, clause.Lt{Column: col("created_at"), Value: q.Until.UTC()})
 	}
 	if column != "" {
-		f.conds = append(f.conds, changedField(tx, column))
+		f.conds = append(f.conds, caps.changedField(column))
 	}
 
-}
-
-// changedField selects entries whose changes have the column as a key.
-func changedField(tx *gorm.DB, column string) clause.Expression {
-	switch tx.Dialector.Name() {
-	case "postgres":
-		return clause.Expr{SQL: "jsonb_exists(?, ?)", Vars: []any{clause.Column{Name: "changes"}, column}}
-	case "mysql":
-		return clause.Expr{SQL: "JSON_CONTAINS_PATH(?, 'one', ?)", Vars: []any{clause.Column{Name: "changes"}, jsonPath(column)}}
-	}
-	return clause.Expr{SQL: "json_type(?, ?) IS NOT NULL", Vars: []any{clause.Column{Name: "changes"}, jsonPath(column)}}
 }
 
 // jsonPath is the JSON path of an object key: $."key", with quotes and
