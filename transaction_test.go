@@ -211,3 +211,55 @@ func TestTooManyRowsFailsCleanly(t *testing.T) {
 		changed(ActionDelete, db.Unscoped().Model(&Item{}).Where("deleted_at IS NOT NULL"), want)
 	})
 }
+
+// TestSavepointRollbackDropsItsEntries: entries are written in the caller's
+// transaction, so rolling back to a savepoint (and a nested Transaction,
+// which GORM runs as a savepoint) takes the entries of the writes after it
+// with them, and keeps the ones before.
+func TestSavepointRollbackDropsItsEntries(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		setup(t, db, []any{&Item{}}, Include("Qty"))
+		seedItems(t, db) // qty 10, 3, 0
+		err := db.Transaction(func(tx *gorm.DB) error {
+			if err := tx.Model(&Item{ID: 1}).Update("qty", 11).Error; err != nil {
+				return err
+			}
+			if err := tx.SavePoint("sp").Error; err != nil {
+				return err
+			}
+			if err := tx.Model(&Item{ID: 2}).Update("qty", 4).Error; err != nil {
+				return err
+			}
+			if err := tx.RollbackTo("sp").Error; err != nil {
+				return err
+			}
+			nested := tx.Transaction(func(inner *gorm.DB) error {
+				if err := inner.Model(&Item{ID: 3}).Update("qty", 1).Error; err != nil {
+					return err
+				}
+				return errors.New("undo the nested transaction")
+			})
+			if nested == nil {
+				return errors.New("the nested transaction did not fail")
+			}
+			return tx.Where("id = ?", 2).Delete(&Item{}).Error
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []summary{
+			{ActionUpdate, "1", Changes{"qty": {num("10"), num("11")}}},
+			{ActionDelete, "2", Changes{"deleted_at": {nil, nowText}}},
+		}
+		if diff := cmp.Diff(want, summarize(allEntries(t, db))); diff != "" {
+			t.Errorf("entries (-want +got):\n%s", diff)
+		}
+		var items []Item
+		if err := db.Unscoped().Order("id").Find(&items).Error; err != nil {
+			t.Fatal(err)
+		}
+		if items[0].Qty != 11 || items[1].Qty != 3 || !items[1].DeletedAt.Valid || items[2].Qty != 0 {
+			t.Errorf("rows: %+v", items)
+		}
+	})
+}
