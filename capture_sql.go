@@ -1,13 +1,8 @@
 package auditlog
 
 import (
-	"cmp"
-	"fmt"
-	"reflect"
 	"slices"
 	"strconv"
-	"strings"
-	"time"
 
 	"gorm.io/gorm/clause"
 )
@@ -123,33 +118,4 @@ func sortByKey(rows, after []scannedRow) {
 		}
 		copy(list, sorted)
 	}
-}
-
-// compareKeys orders primary-key values as scanned: numbers, strings and
-// times by value, anything else by its text.
-func compareKeys(a, b []any) int {
-	for i := range a {
-		if c := compareValues(a[i], b[i]); c != 0 {
-			return c
-		}
-	}
-	return 0
-}
-
-func compareValues(a, b any) int {
-	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
-	if va.IsValid() && vb.IsValid() && va.Type() == vb.Type() {
-		switch va.Kind() {
-		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-			return cmp.Compare(va.Int(), vb.Int())
-		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-			return cmp.Compare(va.Uint(), vb.Uint())
-		case reflect.String:
-			return strings.Compare(va.String(), vb.String())
-		}
-		if ta, ok := a.(time.Time); ok {
-			return ta.Compare(b.(time.Time))
-		}
-	}
-	return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -164,4 +165,24 @@ func maskSecrets(v any, secrets []string) any {
 		return x
 	}
 	return v
+}
+
+// maskValue masks the text form of a canonical value; null stays null.
+func maskValue(v any) any {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case string:
+		return MaskString(x)
+	case json.Number:
+		return MaskString(string(x))
+	case bool:
+		return MaskString(strconv.FormatBool(x))
+	default:
+		raw, err := json.Marshal(x)
+		if err != nil {
+			return MaskString(fmt.Sprint(x))
+		}
+		return MaskString(string(raw))
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math"
 	"reflect"
 	"slices"
 	"time"
@@ -197,39 +196,6 @@ func (sc *rowScanner) rowLike(ctx context.Context, part, likePart int, like *sca
 		}
 	}
 	return r, nil
-}
-
-// sameScan reports whether two destinations of newScanDest for the same
-// field hold the same value of a kind whose normalized form depends on the
-// value alone: strings, integers, booleans, floats (bit for bit) and equal
-// instants. It may report false for equal values; it never reports true for
-// values that normalize differently.
-func sameScan(a, b any) bool {
-	if _, raw := a.(*any); raw {
-		return false
-	}
-	pa, pb := reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem() // *T
-	if pa.IsNil() || pb.IsNil() {
-		return pa.IsNil() && pb.IsNil()
-	}
-	x, y := pa.Elem(), pb.Elem()
-	switch x.Kind() {
-	case reflect.String:
-		return x.String() == y.String()
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return x.Int() == y.Int()
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return x.Uint() == y.Uint()
-	case reflect.Bool:
-		return x.Bool() == y.Bool()
-	case reflect.Float32, reflect.Float64:
-		return math.Float64bits(x.Float()) == math.Float64bits(y.Float())
-	case reflect.Struct:
-		if x.Type() == timeType {
-			return x.Addr().Interface().(*time.Time).Equal(*y.Addr().Interface().(*time.Time))
-		}
-	}
-	return false
 }
 
 // newScanDest is a **T for a field of type T (nil after scanning NULL), or a
