@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -148,13 +149,7 @@ func (p *Plugin) Revert(ctx context.Context, db *gorm.DB, obj any, entryID int64
 	if err != nil {
 		return fmt.Errorf("auditlog: revert %s: %w", stmt.Schema.Name, err)
 	}
-	at := -1
-	for i, e := range entries {
-		if e.ID == entryID {
-			at = i
-			break
-		}
-	}
+	at := slices.IndexFunc(entries, func(e LogEntry) bool { return e.ID == entryID })
 	if at < 0 {
 		return fmt.Errorf("%w: entry %d, %s", ErrEntryNotFound, entryID, stmt.Schema.Name)
 	}
