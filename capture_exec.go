@@ -60,7 +60,7 @@ func (c *capturePool) ExecContext(ctx context.Context, query string, args ...any
 		return c.ConnPool.ExecContext(ctx, query, args...)
 	}
 	c.used = true
-	if err := c.choose(query, false); err != nil {
+	if err := c.choose(query); err != nil {
 		return nil, err
 	}
 	switch c.strategy {
@@ -90,7 +90,7 @@ func (c *capturePool) QueryContext(ctx context.Context, query string, args ...an
 		return c.ConnPool.QueryContext(ctx, query, args...)
 	}
 	c.used = true
-	if err := c.choose(query, true); err != nil {
+	if err := c.choose(query); err != nil {
 		return nil, err
 	}
 	if err := c.readOld(ctx); err != nil {
@@ -102,7 +102,7 @@ func (c *capturePool) QueryContext(ctx context.Context, query string, args ...an
 
 // choose settles what the statement does and picks its strategy, then
 // checks that the statement's clauses build query.
-func (c *capturePool) choose(query string, viaQuery bool) error {
+func (c *capturePool) choose(query string) error {
 	stmt := c.stmt
 	if c.kind != writeUpdate {
 		// A soft delete (gorm.DeletedAt, gorm.io/plugin/soft_delete) is an
@@ -120,8 +120,9 @@ func (c *capturePool) choose(query string, viaQuery bool) error {
 	default:
 		c.built = stmt.DB.Callback().Delete().Clauses
 	}
+	// GORM queries rather than executes only a statement with a RETURNING.
 	_, own := stmt.Clauses["RETURNING"]
-	s := shape{plain: c.unexpectedClause() == "", ownReturning: own || viaQuery}
+	s := shape{plain: c.unexpectedClause() == "", ownReturning: own}
 	if c.kind != writeHardDelete {
 		c.set = setClause(stmt)
 		c.assign, s.carried = c.pl.carriedAssignments(c.set)
