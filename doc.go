@@ -25,17 +25,25 @@
 // a model when a registered model has that table. A Where update or delete with no primary key
 // in hand gets one entry per row it changed, with that row's own old values.
 //
+// What is recorded is the statement GORM finally runs: an update or delete
+// is captured when GORM executes it, after every callback and plugin
+// (soft delete, gorm.io/plugin/optimisticlock, Select and Omit, clause.From)
+// added its clauses, and a write that affects no row records nothing. A
+// create records what the INSERT stored: a tracked column it left out
+// (Select, Omit, default: tags, read-only fields) is read back from the row.
+//
 // Old values are the database's, read in the change's transaction with
-// SELECT ... FOR UPDATE on PostgreSQL and MySQL/MariaDB; the write is then
-// restricted to exactly the rows read, so a row that starts to match
-// concurrently is not changed without an entry. On PostgreSQL an update or
+// SELECT ... FOR UPDATE on PostgreSQL and MySQL/MariaDB; there the write is
+// then restricted to exactly the rows read, so a row that starts to match
+// concurrently is not changed without an entry (SQLite has one writer: its
+// read and write see the same rows). On PostgreSQL an update or
 // delete is one statement that does all of it: WITH locked AS (SELECT ...
 // FOR UPDATE) UPDATE ... FROM locked ... RETURNING the locked (old) and
 // updated (new) values, or DELETE ... USING locked ... RETURNING the deleted
 // rows. A hard delete on SQLite and MariaDB 10.5+ is DELETE ... RETURNING the
-// deleted rows. Elsewhere new values are read back after the write where the
-// statement does not return or carry them (gorm.Expr on MySQL, soft delete,
-// upserts, time values whose stored precision is not known). An update that
+// deleted rows. Elsewhere new values come from RETURNING (SQLite), from the
+// SET clause's plain values, or are read back after the write (gorm.Expr on
+// MySQL, upserts, time values whose stored precision is not known). An update that
 // changes no tracked field writes no entry: values are compared
 // in their canonical stored form, so 0.170 and 0.17 in a decimal column,
 // equal instants in different zones and JSON with reordered keys are equal,
