@@ -189,6 +189,7 @@ const (
 	writeUpdate     writeKind = iota + 1
 	writeSoftDelete           // an UPDATE that sets the soft-delete column
 	writeHardDelete
+	writeCreate // an INSERT, or an upsert
 )
 
 // strategy is how the capture learns a write's old and new rows. The one
@@ -218,10 +219,16 @@ const (
 	// readReread: a locked read, the restricted UPDATE, then the new rows
 	// read back by key.
 	readReread
+	// insertSent: a create records the values GORM sent in the INSERT, with
+	// the keys and defaults the database returned.
+	insertSent
+	// insertReread: a create reads the inserted rows back by key.
+	insertReread
 )
 
 var strategyNames = [...]string{oneStatement: "one_statement", deleteReturning: "delete_returning",
-	readDelete: "read_delete", readReturning: "read_returning", readCarry: "read_carry", readReread: "read_reread"}
+	readDelete: "read_delete", readReturning: "read_returning", readCarry: "read_carry", readReread: "read_reread",
+	insertSent: "insert_sent", insertReread: "insert_reread"}
 
 func (s strategy) String() string {
 	if int(s) < len(strategyNames) && strategyNames[s] != "" {
@@ -240,7 +247,8 @@ type shape struct {
 	// scans itself from the rows the statement returns.
 	ownReturning bool
 	// carried: every tracked column the SET clause assigns has a plain value
-	// whose stored form is known (see carriedValue).
+	// whose stored form is known (see carriedValue); for a create, the
+	// INSERT of structs sent or got back every tracked column.
 	carried bool
 }
 
@@ -251,7 +259,8 @@ func chooseStrategy(c capabilities, w writeKind, s shape, force strategy) strate
 	if force != 0 && applies(force, c, w, s) {
 		return force
 	}
-	for _, st := range []strategy{oneStatement, deleteReturning, readDelete, readCarry, readReturning, readReread} {
+	for _, st := range []strategy{oneStatement, deleteReturning, readDelete, readCarry, readReturning, readReread,
+		insertSent, insertReread} {
 		if applies(st, c, w, s) {
 			return st
 		}
@@ -262,7 +271,16 @@ func chooseStrategy(c capabilities, w writeKind, s shape, force strategy) strate
 // applies reports whether strategy st can capture a write of kind w and
 // shape s on a database with capabilities c.
 func applies(st strategy, c capabilities, w writeKind, s shape) bool {
-	hard := w == writeHardDelete
+	hard, create := w == writeHardDelete, w == writeCreate
+	switch st {
+	case insertSent:
+		return create && s.carried
+	case insertReread:
+		return create
+	}
+	if create {
+		return false
+	}
 	switch st {
 	case oneStatement:
 		return c.lockingCTE && s.plain && !s.ownReturning

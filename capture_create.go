@@ -40,10 +40,12 @@ func (p *Plugin) beforeCreate(db *gorm.DB) {
 }
 
 // afterCreate records the inserted rows. For a plain INSERT of structs that
-// sent or got back every tracked column, the values are those GORM sent
-// (with the keys and defaults the database returned); the rows of upserts,
-// of creates from maps and of INSERTs that left a tracked column to the
-// database (Select, Omit, defaults, read-only fields) are read back.
+// sent or got back every tracked column (insertSent), the values are those
+// GORM sent, with the keys and defaults the database returned, unless a time
+// value has more digits than its column is known to keep; the rows of
+// upserts, of creates from maps, of INSERTs that left a tracked column to
+// the database (Select, Omit, defaults, read-only fields) and those are read
+// back (insertReread).
 func (p *Plugin) afterCreate(db *gorm.DB) {
 	o := loadOp(db)
 	if o == nil || db.Error != nil {
@@ -53,7 +55,8 @@ func (p *Plugin) afterCreate(db *gorm.DB) {
 	pl := o.plan
 	rv := reflect.Indirect(stmt.ReflectValue)
 	isMap := rv.Kind() == reflect.Map || rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Map
-	if o.old == nil && !isMap && p.insertedAll(db, pl) {
+	sent := shape{carried: o.old == nil && !isMap && p.insertedAll(db, pl)}
+	if chooseStrategy(p.capabilities(db), writeCreate, sent, p.cfg.strategy) == insertSent {
 		changes, exact, err := structChanges(db, pl, rv)
 		if err != nil {
 			db.AddError(err)

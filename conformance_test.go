@@ -16,10 +16,10 @@ func forceStrategy(st strategy) Option {
 // strategiesOn lists the strategies that apply to some write on a database
 // with capabilities c.
 func strategiesOn(c capabilities) []strategy {
-	all := []strategy{oneStatement, deleteReturning, readDelete, readCarry, readReturning, readReread}
+	all := []strategy{oneStatement, deleteReturning, readDelete, readCarry, readReturning, readReread, insertSent, insertReread}
 	var out []strategy
 	for _, st := range all {
-		for _, w := range []writeKind{writeUpdate, writeSoftDelete, writeHardDelete} {
+		for _, w := range []writeKind{writeUpdate, writeSoftDelete, writeHardDelete, writeCreate} {
 			if applies(st, c, w, shape{plain: true, carried: true}) {
 				out = append(out, st)
 				break
@@ -73,6 +73,10 @@ func TestForcedStrategyIsUsed(t *testing.T) {
 		{"FROM: not one statement", writeUpdate, shape{}, 0, readReturning},
 		{"own RETURNING", writeSoftDelete, shape{plain: true, ownReturning: true}, 0, readReread},
 		{"hard delete with own RETURNING", writeHardDelete, shape{ownReturning: true}, 0, readDelete},
+		{"create that sent every column", writeCreate, shape{carried: true}, 0, insertSent},
+		{"create that left a column out", writeCreate, shape{}, 0, insertReread},
+		{"forced read-back of a create", writeCreate, shape{carried: true}, insertReread, insertReread},
+		{"update strategies are not for creates", writeCreate, shape{carried: true}, readCarry, insertSent},
 	}
 	for _, tt := range tests {
 		if got := chooseStrategy(pg, tt.kind, tt.shape, tt.force); got != tt.want {
