@@ -122,8 +122,8 @@ func TestChangedStatementIsCapturedAsRun(t *testing.T) {
 		for changeName, c := range changes {
 			t.Run(writeName+"/"+changeName, func(t *testing.T) {
 				forEachDB(t, func(t *testing.T, db *gorm.DB) {
-					if db.Dialector.Name() == "mysql" {
-						t.Skip("MariaDB builds neither FROM nor RETURNING into an UPDATE")
+					if db.Dialector.Name() == "mysql" && writeName != "hard delete" && changeName != "SQL written by a callback" {
+						t.Skip("MariaDB builds neither FROM nor RETURNING into an UPDATE (a soft delete is one)")
 					}
 					setup(t, db, []any{&Item{}}, Include("Qty", "DeletedAt"))
 					seedItems(t, db) // qty 10, 3, 0
