@@ -34,9 +34,10 @@ type capturePool struct {
 	force strategy // a strategy forced for tests; 0: chooseStrategy's
 
 	strategy strategy
-	built    []string     // the clause names the statement's SQL is built from
-	set      clause.Set   // the SET clause GORM executed (gorm:update removes it after)
-	assign   []assignment // readCarry: the SET's tracked values
+	built    []string        // the clause names the statement's SQL is built from
+	set      clause.Set      // the SET clause GORM executed (gorm:update removes it after)
+	assign   []assignment    // readCarry: the SET's tracked values
+	keySet   []keyAssignment // the SET's values of key columns
 	used     bool
 	restored bool
 	sql      string // what ran, for GORM's log
@@ -125,6 +126,7 @@ func (c *capturePool) choose(query string) error {
 	s := shape{plain: c.unexpectedClause() == "", ownReturning: own}
 	if c.kind != writeHardDelete {
 		c.set = setClause(stmt)
+		c.keySet = c.keyAssignments()
 		c.assign, s.carried = c.pl.carriedAssignments(c.set)
 	}
 	c.strategy = chooseStrategy(c.caps, c.kind, s, c.force)
@@ -362,10 +364,34 @@ func (c *capturePool) pair(changes []rowChange, rows []scannedRow) error {
 }
 
 // newKey is the primary key old has after the write, as text and values:
-// its key, with the values the SET clause gives key columns. It fails with
-// keyChanged when an expression sets a key column: the new key is unknown.
+// its key, with the values the SET clause gives key columns (keySet). It
+// fails with keyChanged when an expression sets a key column: the new key is
+// unknown.
 func (c *capturePool) newKey(old scannedRow) (string, []any, error) {
-	var values []any
+	if len(c.keySet) == 0 {
+		return old.key, old.keyValues, nil
+	}
+	values := slices.Clone(old.keyValues)
+	for _, a := range c.keySet {
+		if a.index < 0 {
+			return "", nil, keyChanged("")
+		}
+		values[a.index] = a.value
+	}
+	key, err := keyText(c.pl.schema, values)
+	return key, values, err
+}
+
+// keyAssignment is the SET clause's value of a primary-key column.
+type keyAssignment struct {
+	index int // in the schema's primary fields; -1: an expression, whose value is unknown
+	value any // as assigned
+}
+
+// keyAssignments are the SET clause's assignments to primary-key columns,
+// found once per statement.
+func (c *capturePool) keyAssignments() []keyAssignment {
+	var out []keyAssignment
 	for _, a := range c.set {
 		i := slices.IndexFunc(c.pl.schema.PrimaryFields, func(f *schema.Field) bool { return f.DBName == a.Column.Name })
 		if i < 0 {
@@ -373,18 +399,11 @@ func (c *capturePool) newKey(old scannedRow) (string, []any, error) {
 		}
 		switch a.Value.(type) {
 		case clause.Expression, *gorm.DB:
-			return "", nil, keyChanged("")
+			i = -1
 		}
-		if values == nil {
-			values = slices.Clone(old.keyValues)
-		}
-		values[i] = a.Value
+		out = append(out, keyAssignment{index: i, value: a.Value})
 	}
-	if values == nil {
-		return old.key, old.keyValues, nil
-	}
-	key, err := keyText(c.pl.schema, values)
-	return key, values, err
+	return out
 }
 
 // unwrap puts the statement's connection back and the SQL that ran in the

@@ -103,13 +103,14 @@ func mapKeys(s *schema.Schema, rv reflect.Value) [][]any {
 	return keys
 }
 
-// mapCount is the number of maps in a map or slice of maps given to Create.
+// mapCount is the number of maps in a map or slice of maps given to Create;
+// 0 for anything else.
 func mapCount(rv reflect.Value) int {
 	rv = reflect.Indirect(rv)
-	if rv.Kind() == reflect.Map {
+	switch {
+	case rv.Kind() == reflect.Map:
 		return 1
-	}
-	if rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array {
+	case (rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array) && rv.Type().Elem().Kind() == reflect.Map:
 		return rv.Len()
 	}
 	return 0
