@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -177,4 +178,41 @@ func (c capabilities) changedField(column string) clause.Expression {
 		return clause.Expr{SQL: "JSON_CONTAINS_PATH(?, 'one', ?)", Vars: []any{changes, jsonPath(column)}}
 	}
 	return clause.Expr{SQL: "json_type(?, ?) IS NOT NULL", Vars: []any{changes, jsonPath(column)}}
+}
+
+// textIn is the condition that a text column of the log holds one of
+// values, compared exactly: byte for byte, case and trailing spaces
+// included. PostgreSQL and SQLite compare text that way; MySQL's and
+// MariaDB's default collations (utf8mb4_general_ci and its kin) ignore case
+// and trailing spaces, so there the column is compared again as binary. The
+// collation's comparison stays in front so that the index on the column
+// still finds the rows; the binary one filters them.
+func (c capabilities) textIn(column string, values []string) clause.Expression {
+	col := clause.Column{Name: column}
+	vals := anySlice(values)
+	var cond clause.Expression = clause.IN{Column: col, Values: vals}
+	if len(values) == 1 {
+		cond = clause.Eq{Column: col, Value: values[0]}
+	}
+	if c.dialect != "mysql" {
+		return cond
+	}
+	return clause.And(cond, clause.Expr{SQL: "CAST(? AS BINARY) IN ?", Vars: []any{col, vals}})
+}
+
+// timeBound is t as a bound of a comparison with a stored time, rounded up
+// to what the driver sends: pgx and MySQL's protocol carry microseconds and
+// drop finer digits, so a bound of 12:00:00.0000001 would arrive as
+// 12:00:00 and let "CreatedAt >= Since" take an entry of 12:00:00. A stored
+// time has at most microseconds there, so rounding the bound up keeps both
+// ">= bound" and "< bound" exact. SQLite compares the nanosecond text.
+func (c capabilities) timeBound(t time.Time) time.Time {
+	t = t.UTC()
+	if c.dialect == "sqlite" {
+		return t
+	}
+	if r := t.Truncate(time.Microsecond); r.Before(t) {
+		return r.Add(time.Microsecond)
+	}
+	return t
 }

@@ -51,7 +51,7 @@ func (p *Plugin) Purge(ctx context.Context, db *gorm.DB, before time.Time, opts 
 		return 0, fmt.Errorf("%w: purge batch size %d is not between 1 and 10000", ErrInvalidQuery, batch)
 	}
 	tx := db.Session(&gorm.Session{NewDB: true, Context: ctx})
-	conds, err := purgeConditions(tx, before, opts)
+	conds, err := p.purgeConditions(tx, before, opts)
 	if err != nil {
 		return 0, err
 	}
@@ -89,7 +89,7 @@ func (p *Plugin) Purge(ctx context.Context, db *gorm.DB, before time.Time, opts 
 }
 
 // purgeConditions are the conditions of the entries Purge deletes.
-func purgeConditions(tx *gorm.DB, before time.Time, opts PurgeOptions) ([]clause.Expression, error) {
+func (p *Plugin) purgeConditions(tx *gorm.DB, before time.Time, opts PurgeOptions) ([]clause.Expression, error) {
 	tables := slices.Clone(opts.Tables)
 	for _, m := range opts.Models {
 		stmt := &gorm.Statement{DB: tx}
@@ -103,12 +103,13 @@ func purgeConditions(tx *gorm.DB, before time.Time, opts PurgeOptions) ([]clause
 			return nil, err
 		}
 	}
-	conds := []clause.Expression{clause.Lt{Column: clause.Column{Name: "created_at"}, Value: before.UTC()}}
+	caps := p.capabilities(tx)
+	conds := []clause.Expression{clause.Lt{Column: clause.Column{Name: "created_at"}, Value: caps.timeBound(before)}}
 	if len(tables) > 0 {
-		conds = append(conds, clause.IN{Column: clause.Column{Name: "table_name"}, Values: anySlice(tables)})
+		conds = append(conds, caps.textIn("table_name", tables))
 	}
 	if len(opts.Actions) > 0 {
-		conds = append(conds, clause.IN{Column: clause.Column{Name: "action"}, Values: anySlice(opts.Actions)})
+		conds = append(conds, caps.textIn("action", actionNames(opts.Actions)))
 	}
 	return conds, nil
 }

@@ -268,40 +268,42 @@ func fieldColumn(tx *gorm.DB, s *schema.Schema, table, field string) (string, er
 	return "", fmt.Errorf("%w: Field needs Model or Table", ErrInvalidQuery)
 }
 
-// addConditions adds the WHERE conditions of the query's filters.
+// addConditions adds the WHERE conditions of the query's filters. Every
+// text comparison is exact (capabilities.textIn) and every time bound is
+// rounded to what the database compares (capabilities.timeBound).
 func (f *filters) addConditions(caps capabilities, q Query, table string, pks []string, column string) {
-	col := func(name string) clause.Column { return clause.Column{Name: name} }
 	if table != "" {
-		f.conds = append(f.conds, clause.Eq{Column: col("table_name"), Value: table})
+		f.conds = append(f.conds, caps.textIn("table_name", []string{table}))
 	}
-	if len(pks) == 1 {
-		f.conds = append(f.conds, clause.Eq{Column: col("object_pk"), Value: pks[0]})
-	} else if len(pks) > 1 {
-		f.conds = append(f.conds, clause.IN{Column: col("object_pk"), Values: anySlice(pks)})
+	if len(pks) > 0 {
+		f.conds = append(f.conds, caps.textIn("object_pk", pks))
 	}
-	if len(q.Actors) == 1 {
-		f.conds = append(f.conds, clause.Eq{Column: col("actor_id"), Value: q.Actors[0]})
-	} else if len(q.Actors) > 1 {
-		f.conds = append(f.conds, clause.IN{Column: col("actor_id"), Values: anySlice(q.Actors)})
+	if len(q.Actors) > 0 {
+		f.conds = append(f.conds, caps.textIn("actor_id", q.Actors))
 	}
-	if len(q.Actions) == 1 {
-		f.conds = append(f.conds, clause.Eq{Column: col("action"), Value: string(q.Actions[0])})
-	} else if len(q.Actions) > 1 {
-		f.conds = append(f.conds, clause.IN{Column: col("action"), Values: anySlice(q.Actions)})
+	if len(q.Actions) > 0 {
+		f.conds = append(f.conds, caps.textIn("action", actionNames(q.Actions)))
 	}
 	if q.CID != "" {
-		f.conds = append(f.conds, clause.Eq{Column: col("cid"), Value: q.CID})
+		f.conds = append(f.conds, caps.textIn("cid", []string{q.CID}))
 	}
 	if !q.Since.IsZero() {
-		f.conds = append(f.conds, clause.Gte{Column: col("created_at"), Value: q.Since.UTC()})
+		f.conds = append(f.conds, clause.Gte{Column: clause.Column{Name: "created_at"}, Value: caps.timeBound(q.Since)})
 	}
 	if !q.Until.IsZero() {
-		f.conds = append(f.conds, clause.Lt{Column: col("created_at"), Value: q.Until.UTC()})
+		f.conds = append(f.conds, clause.Lt{Column: clause.Column{Name: "created_at"}, Value: caps.timeBound(q.Until)})
 	}
 	if column != "" {
 		f.conds = append(f.conds, caps.changedField(column))
 	}
+}
 
+func actionNames(actions []Action) []string {
+	names := make([]string, len(actions))
+	for i, a := range actions {
+		names[i] = string(a)
+	}
+	return names
 }
 
 // jsonPath is the JSON path of an object key: $."key", with quotes and
