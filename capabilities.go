@@ -168,16 +168,21 @@ func (c capabilities) jsonColumnType() string {
 }
 
 // changedField is the condition that an entry's changes name column, in the
-// JSON functions of the database.
+// JSON functions of the database. A row whose changes are not valid JSON
+// (SQLite stores text as it comes; MySQL's JSON type checks it, MariaDB's
+// only where its CHECK constraint exists) matches, so that the reader lists
+// it as corrupt instead of the database failing the whole query.
 func (c capabilities) changedField(column string) clause.Expression {
 	changes := clause.Column{Name: "changes"}
 	switch c.dialect {
 	case "postgres":
 		return clause.Expr{SQL: "jsonb_exists(?, ?)", Vars: []any{changes, column}}
 	case "mysql":
-		return clause.Expr{SQL: "JSON_CONTAINS_PATH(?, 'one', ?)", Vars: []any{changes, jsonPath(column)}}
+		return clause.Expr{SQL: "CASE WHEN ? IS NULL THEN 0 WHEN JSON_VALID(?) THEN JSON_CONTAINS_PATH(?, 'one', ?) ELSE 1 END",
+			Vars: []any{changes, changes, changes, jsonPath(column)}}
 	}
-	return clause.Expr{SQL: "json_type(?, ?) IS NOT NULL", Vars: []any{changes, jsonPath(column)}}
+	return clause.Expr{SQL: "CASE WHEN ? IS NULL THEN 0 WHEN json_valid(?) THEN json_type(?, ?) IS NOT NULL ELSE 1 END",
+		Vars: []any{changes, changes, changes, jsonPath(column)}}
 }
 
 // textIn is the condition that a text column of the log holds one of

@@ -206,7 +206,7 @@ func (p *Plugin) compile(tx *gorm.DB, q Query) (*filters, error) {
 	h := fnv.New64a()
 	enc := json.NewEncoder(h)
 	_ = enc.Encode([]any{p.cfg.table, table, pks, q.Actors, q.Actions, q.CID,
-		q.Since.UnixNano(), q.Since.IsZero(), q.Until.UnixNano(), q.Until.IsZero(), column, q.Oldest})
+		q.Since.UTC().Format(time.RFC3339Nano), q.Until.UTC().Format(time.RFC3339Nano), column, q.Oldest})
 	f.fingerprint = h.Sum64()
 	return f, nil
 }
@@ -260,10 +260,18 @@ func fieldColumn(tx *gorm.DB, s *schema.Schema, table, field string) (string, er
 		}
 		return fld.DBName, nil
 	case table != "":
-		if !tx.Migrator().HasColumn(table, field) {
-			return "", fmt.Errorf("%w %q in Query.Field: table %q has no such column", ErrUnknownField, field, table)
+		// The migrator's HasColumn matches without case on MySQL and with
+		// LIKE on SQLite; the name must be the column's, exactly.
+		columns, err := tx.Migrator().ColumnTypes(table)
+		if err != nil {
+			return "", fmt.Errorf("%w %q in Query.Field: columns of table %q: %w", ErrUnknownField, field, table, err)
 		}
-		return field, nil
+		for _, c := range columns {
+			if c.Name() == field {
+				return field, nil
+			}
+		}
+		return "", fmt.Errorf("%w %q in Query.Field: table %q has no such column", ErrUnknownField, field, table)
 	}
 	return "", fmt.Errorf("%w: Field needs Model or Table", ErrInvalidQuery)
 }
@@ -349,29 +357,39 @@ func objectKeys(tx *gorm.DB, objects any) (*schema.Schema, []string, error) {
 	return s, keys, nil
 }
 
-// A cursor is base64url of: version byte 1, the query fingerprint (8
-// bytes), CreatedAt as Unix nanoseconds (8 bytes) and the ID (8 bytes).
-const cursorLen = 1 + 8 + 8 + 8
+// A cursor is base64url of: version byte 2, the query fingerprint (8
+// bytes), CreatedAt as Unix seconds (8 bytes) and nanoseconds (4 bytes),
+// and the ID (8 bytes). Seconds and nanoseconds apart cover every time a
+// database can hold (Unix nanoseconds alone overflow outside 1678–2262).
+const (
+	cursorVersion = 2
+	cursorLen     = 1 + 8 + 8 + 4 + 8
+)
 
 func (f *filters) encodeCursor(at time.Time, id int64) string {
 	var b [cursorLen]byte
-	b[0] = 1
+	b[0] = cursorVersion
 	binary.BigEndian.PutUint64(b[1:], f.fingerprint)
-	binary.BigEndian.PutUint64(b[9:], uint64(at.UnixNano()))
-	binary.BigEndian.PutUint64(b[17:], uint64(id))
+	binary.BigEndian.PutUint64(b[9:], uint64(at.Unix()))
+	binary.BigEndian.PutUint32(b[17:], uint32(at.Nanosecond()))
+	binary.BigEndian.PutUint64(b[21:], uint64(id))
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 func (f *filters) decodeCursor(s string) (time.Time, int64, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) != cursorLen || b[0] != 1 {
+	if err != nil || len(b) != cursorLen || b[0] != cursorVersion {
 		return time.Time{}, 0, fmt.Errorf("%w: malformed", ErrInvalidCursor)
 	}
 	if binary.BigEndian.Uint64(b[1:]) != f.fingerprint {
 		return time.Time{}, 0, fmt.Errorf("%w: it belongs to another query", ErrInvalidCursor)
 	}
-	at := time.Unix(0, int64(binary.BigEndian.Uint64(b[9:]))).UTC()
-	return at, int64(binary.BigEndian.Uint64(b[17:])), nil
+	nanos := binary.BigEndian.Uint32(b[17:])
+	if nanos >= 1e9 {
+		return time.Time{}, 0, fmt.Errorf("%w: malformed", ErrInvalidCursor)
+	}
+	at := time.Unix(int64(binary.BigEndian.Uint64(b[9:])), int64(nanos)).UTC()
+	return at, int64(binary.BigEndian.Uint64(b[21:])), nil
 }
 
 // storedEntry is a log row with its JSON columns undecoded, so that one

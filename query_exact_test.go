@@ -2,7 +2,9 @@ package auditlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -165,6 +167,110 @@ func TestTimeBoundsAreExact(t *testing.T) {
 		n, err := p.Purge(ctx, db, at.Add(time.Nanosecond), PurgeOptions{})
 		if err != nil || n != 1 {
 			t.Errorf("Purge before at+1ns: %d, %v; want 1 entry deleted", n, err)
+		}
+	})
+}
+
+// A row whose changes are not JSON, or not pairs, is listed as corrupt by a
+// Field filter too, never a failure of the query.
+func TestFieldFilterListsCorruptRows(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		p := seedHistory(t, db)
+		bad := `{"name": "no pair"}` // PostgreSQL and MySQL store only valid JSON
+		if db.Dialector.Name() == "sqlite" {
+			bad = `{"name": [`
+		}
+		e := LogEntry{Table: "items", ObjectPK: "1", Action: ActionUpdate, CreatedAt: testNow.Add(time.Hour)}
+		if err := db.Create(&e).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Exec("UPDATE audit_log_entries SET changes = ? WHERE id = ?", bad, e.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []Query{{Table: "items", Field: "name", Oldest: true}, {Model: &Item{}, Field: "Name", Oldest: true}} {
+			page, err := p.Find(context.Background(), db, q)
+			if err != nil {
+				t.Fatalf("Find %+v: %v", q, err)
+			}
+			if diff := cmp.Diff([]string{"create items 1 alice", "create items 2 alice", "create items 3 alice", "update items 1 bob", "delete items 3 carol"}, labels(page.Entries)); diff != "" {
+				t.Errorf("entries (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]int64{e.ID}, page.Corrupt); diff != "" {
+				t.Errorf("corrupt (-want +got):\n%s", diff)
+			}
+		}
+	})
+}
+
+// Query.Field of a table names a column exactly: not in another case, not
+// as a pattern.
+func TestFieldOfTableIsExact(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		p := seedHistory(t, db)
+		ctx := context.Background()
+		for _, field := range []string{"Name", "NAME", "nam_", "na%", "name "} {
+			_, err := p.Find(ctx, db, Query{Table: "items", Field: field})
+			if !errors.Is(err, ErrUnknownField) {
+				t.Errorf("Field %q: %v, want ErrUnknownField", field, err)
+			}
+		}
+		page, err := p.Find(ctx, db, Query{Table: "items", Field: "qty", Oldest: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"create items 1 alice", "create items 2 alice", "create items 3 alice", "update items 2 alice", "delete items 3 carol"}, labels(page.Entries)); diff != "" {
+			t.Errorf("Field qty (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// Cursors hold any time a database keeps, also outside the years
+// 1678–2262 that Unix nanoseconds cover.
+func TestCursorsOutsideNanosecondRange(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		p := New()
+		if err := db.Use(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.AutoMigrate(&LogEntry{}); err != nil {
+			t.Fatal(err)
+		}
+		times := []time.Time{
+			time.Date(1500, 1, 1, 0, 0, 0, 0, time.UTC),
+			time.Date(1500, 1, 1, 0, 0, 0, 0, time.UTC), // a tie: ordered by ID
+			testNow,
+			time.Date(2500, 6, 1, 12, 0, 0, 0, time.UTC),
+		}
+		var want []string
+		for i, at := range times {
+			e := LogEntry{Table: "items", ObjectPK: fmt.Sprint(i), Action: ActionUpdate, CreatedAt: at}
+			if err := db.Create(&e).Error; err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, e.ObjectPK)
+		}
+		for _, oldest := range []bool{true, false} {
+			var got []string
+			q := Query{Oldest: oldest, Limit: 1}
+			for range 10 {
+				page, err := p.Find(context.Background(), db, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range page.Entries {
+					got = append(got, e.ObjectPK)
+				}
+				if q.Cursor = page.Next; q.Cursor == "" {
+					break
+				}
+			}
+			w := slices.Clone(want)
+			if !oldest {
+				slices.Reverse(w)
+			}
+			if diff := cmp.Diff(w, got); diff != "" {
+				t.Errorf("oldest=%v: pages (-want +got):\n%s", oldest, diff)
+			}
 		}
 	})
 }
