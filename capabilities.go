@@ -221,3 +221,23 @@ func (c capabilities) timeBound(t time.Time) time.Time {
 	}
 	return t
 }
+
+// missingTable reports whether err is the database's "no such table" error
+// for table, by its message (the root package imports no driver):
+// PostgreSQL's 42P01 "relation ... does not exist", MySQL's 1146 "Table
+// ... doesn't exist", SQLite's "no such table".
+func (c capabilities) missingTable(err error, table string) bool {
+	msg := err.Error()
+	if !strings.Contains(msg, table) {
+		return false
+	}
+	switch c.dialect {
+	case "postgres":
+		return strings.Contains(msg, "42P01")
+	case "mysql":
+		return strings.Contains(msg, "1146")
+	case "sqlite":
+		return strings.Contains(msg, "no such table")
+	}
+	return false
+}

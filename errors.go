@@ -78,3 +78,13 @@ var ErrSkipEntry = errors.New("auditlog: skip entry")
 // ErrNotRegistered is returned by Revert for an object whose model
 // is not tracked (neither registered nor covered by TrackAll).
 var ErrNotRegistered = errors.New("auditlog: model is not registered")
+
+// ErrNoActor fails a tracked write whose context names no actor
+// (WithActor, SetActor or the middleware) when the plugin has the
+// RequireActor option. Nothing is written.
+var ErrNoActor = errors.New("auditlog: no actor in the context")
+
+// ErrNoLogTable fails a tracked write when the log table does not exist:
+// create it with db.AutoMigrate(&auditlog.LogEntry{}), or Plugin.AutoMigrate
+// when WithTable names another table. The change is rolled back.
+var ErrNoLogTable = errors.New("auditlog: log table does not exist")

@@ -27,6 +27,7 @@ type config struct {
 	beforeLog    []func(context.Context, *LogEntry) error
 	afterLog     []func(context.Context, *LogEntry)
 	allowUnknown bool
+	requireActor bool
 
 	// strategy forces a capture strategy where it applies (tests only:
 	// the conformance run goes through every strategy of each database).
@@ -70,6 +71,16 @@ func TrackAll(except ...any) Option {
 		c.trackAll = true
 		c.trackNot = append(c.trackNot, except...)
 	})
+}
+
+// RequireActor makes a tracked write fail with ErrNoActor when its context
+// names no actor (see WithActor and Middleware), before anything is
+// written: without it such a write is recorded with an empty ActorID, which
+// reads like deliberate system work. Writes with a Disable'd context are
+// not recorded and not refused. Manual entries (Plugin.Log) and access
+// entries are not affected.
+func RequireActor() Option {
+	return optionFunc(func(c *config) { c.requireActor = true })
 }
 
 // WithBatchSize sets how many entries go in one multi-row INSERT (default

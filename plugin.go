@@ -157,8 +157,26 @@ func (p *Plugin) namer() schema.Namer {
 // the change and its entries commit together. When GORM's default
 // transaction is on, gorm:begin_transaction has already opened one and
 // db.Begin reports gorm.ErrInvalidTransaction, which is not an error here.
+//
+// It also refuses, before anything is written, a write that could not be
+// audited as configured: one of a model without a primary key under
+// TrackAll (ErrNoPrimaryKey), and one without an actor under RequireActor
+// (ErrNoActor).
 func (p *Plugin) begin(db *gorm.DB) {
-	if db.Error != nil || db.DryRun || Disabled(db.Statement.Context) || p.planFor(db) == nil {
+	if db.Error != nil || db.DryRun || Disabled(db.Statement.Context) {
+		return
+	}
+	if p.planFor(db) == nil {
+		if s := db.Statement.Schema; s != nil && len(s.PrimaryFields) == 0 && s.Table != p.cfg.table &&
+			p.trackedByDefault(s.ModelType) {
+			db.AddError(fmt.Errorf("auditlog: %s is tracked by TrackAll but has no primary key, so its rows "+
+				"could not be named in the log; add one or list it in TrackAll's exceptions: %w", s.Name, ErrNoPrimaryKey))
+		}
+		return
+	}
+	if p.cfg.requireActor && ActorFrom(db.Statement.Context) == "" {
+		db.AddError(fmt.Errorf("auditlog: write to %s without an actor in the context (RequireActor): %w",
+			db.Statement.Table, ErrNoActor))
 		return
 	}
 	tx := db.Begin()

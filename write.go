@@ -247,6 +247,10 @@ func (p *Plugin) insert(db *gorm.DB, entries []LogEntry) error {
 	for start := 0; start < len(entries); start += p.cfg.batchSize {
 		batch := entries[start:min(start+p.cfg.batchSize, len(entries))]
 		if err := p.insertEntries(db, batch); err != nil {
+			if p.capabilities(db).missingTable(err, p.cfg.table) {
+				return fmt.Errorf("%w: %q: create it with db.AutoMigrate(&auditlog.LogEntry{}) "+
+					"(Plugin.AutoMigrate for a table named by WithTable): %w", ErrNoLogTable, p.cfg.table, err)
+			}
 			return fmt.Errorf("auditlog: write entries: %w", err)
 		}
 	}
