@@ -41,6 +41,7 @@ type middlewareConfig struct {
 	trusted   []netip.Prefix
 	cidHeader string // canonical form
 	newCID    func() string
+	clientCID bool // AcceptClientCID
 	maxCID    int
 }
 
@@ -102,6 +103,14 @@ func NewCID(fn func() string) MiddlewareOption {
 	return middlewareOptionFunc(func(c *middlewareConfig) { c.newCID = fn })
 }
 
+// AcceptClientCID takes an incoming correlation id from any client, not
+// only from a trusted proxy. Use it when every client is trusted (services
+// called by other services of the same system): any client can then put
+// its entries under another request's id.
+func AcceptClientCID() MiddlewareOption {
+	return middlewareOptionFunc(func(c *middlewareConfig) { c.clientCID = true })
+}
+
 // MaxCIDLength sets the longest correlation id, in bytes, accepted from a
 // request header (default 128); a longer one is replaced by a new id. It also
 // bounds the ids made by a NewCID function, but not the default 32-character
@@ -155,9 +164,14 @@ func MaxCIDLength(n int) MiddlewareOption {
 // (default "X-Correlation-ID") when it is 1 to MaxCIDLength bytes (default
 // 128) of ASCII letters, digits and "-_.:/+=@"; otherwise (absent, too long,
 // spaces, control or non-ASCII characters) a new id is made (see NewCID), never
-// a cleaned-up copy of the bad one. Clients choose incoming ids freely: they
-// group entries, they prove nothing. The chosen id is set on the response
-// header of the same name before next runs.
+// a cleaned-up copy of the bad one. An incoming id is taken only from a
+// trusted proxy (TrustedProxies, as for X-Forwarded-For), which is expected
+// to set or overwrite it; from any other peer it is ignored and a new id is
+// made, because a client that sent another request's id would join that
+// request's entries ("what did this request change"). AcceptClientCID takes
+// ids from every client, for services whose clients are themselves trusted.
+// The chosen id is set on the response header of the same name before next
+// runs.
 //
 // Cost per request, beyond the next handler and actorOf: 7 allocations,
 // about 500 bytes and about a microsecond, with an actor and an incoming id
@@ -177,8 +191,10 @@ func Middleware(actorOf func(*http.Request) string, opts ...MiddlewareOption) fu
 
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			addr := c.clientAddr(r)
-			cid := c.requestCID(r)
+			peer, ok := peerAddr(r.RemoteAddr)
+			fromProxy := ok && c.trusts(peer)
+			addr := c.clientAddr(r, peer, ok, fromProxy)
+			cid := c.requestCID(r, fromProxy || c.clientCID)
 			w.Header().Set(c.cidHeader, cid)
 
 			var actor string
@@ -191,12 +207,11 @@ func Middleware(actorOf func(*http.Request) string, opts ...MiddlewareOption) fu
 }
 
 // clientAddr is the request's remote address as Middleware documents it.
-func (c *middlewareConfig) clientAddr(r *http.Request) string {
-	peer, ok := peerAddr(r.RemoteAddr)
+func (c *middlewareConfig) clientAddr(r *http.Request, peer netip.Addr, ok, fromProxy bool) string {
 	if !ok {
 		return ""
 	}
-	if c.trusts(peer) {
+	if fromProxy {
 		if client, ok := c.forwardedFor(r.Header[xffHeader]); ok {
 			return client.String()
 		}
@@ -271,8 +286,10 @@ func (c *middlewareConfig) trusts(a netip.Addr) bool {
 }
 
 // requestCID is the request's correlation id as Middleware documents it.
-func (c *middlewareConfig) requestCID(r *http.Request) string {
-	if v := r.Header[c.cidHeader]; len(v) > 0 && validCID(v[0], c.maxCID) {
+// accept says whether an incoming id may be taken at all: the direct peer
+// is a trusted proxy, or AcceptClientCID is set.
+func (c *middlewareConfig) requestCID(r *http.Request, accept bool) string {
+	if v := r.Header[c.cidHeader]; accept && len(v) > 0 && validCID(v[0], c.maxCID) {
 		return v[0]
 	}
 	if c.newCID != nil {

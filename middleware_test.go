@@ -195,7 +195,10 @@ func TestMiddlewareCID(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := mwServe(t, Middleware(nil, tt.opts...), mwRequest("203.0.113.9:51000", tt.header), tt.respHeader)
+			// Through a trusted proxy: the only peer whose ids are taken
+			// by default (TestMiddlewareCIDTrust).
+			opts := append([]MiddlewareOption{TrustedProxies(netip.MustParsePrefix("10.0.0.0/8"))}, tt.opts...)
+			got := mwServe(t, Middleware(nil, opts...), mwRequest("10.0.0.1:51000", tt.header), tt.respHeader)
 			if got.RespCID != got.CID {
 				t.Errorf("response header %q, context %q: want the same id", got.RespCID, got.CID)
 			}
@@ -312,7 +315,7 @@ func TestMiddlewareSetActorLater(t *testing.T) {
 
 func TestMiddlewareActorOfPanics(t *testing.T) {
 	called := false
-	h := Middleware(func(*http.Request) string { panic("auth backend down") })(
+	h := Middleware(func(*http.Request) string { panic("auth backend down") }, AcceptClientCID())(
 		http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called = true }))
 	rec := httptest.NewRecorder()
 	r := mwRequest("203.0.113.9:51000", http.Header{"X-Correlation-Id": {"req-7f3a"}})
