@@ -44,7 +44,9 @@ func defaultActionDefs() map[Action]actionDef {
 // built-in one, with a display label and a message template that Message
 // renders. The placeholders are {actor} (the actor id, "system" without one),
 // {object} (ObjectRepr), {action}, {label}, {table}, {pk}, {cid},
-// {remote_addr} and {data.KEY} (a key of LogEntry.Data); write "{{" and "}}"
+// {remote_addr} and {data.KEY} (a key of LogEntry.Data; dots separate the
+// keys of nested objects, so {data.customer.name} is Data["customer"]["name"]
+// and a key that itself contains a dot cannot be named); write "{{" and "}}"
 // for literal braces. Names are at most 64 bytes of letters, digits and
 // ". _ - : /", such as "invoice.publish".
 //
@@ -123,10 +125,29 @@ func (p *Plugin) Message(e LogEntry) string {
 		case "remote_addr":
 			b.WriteString(e.RemoteAddr)
 		default: // data.KEY
-			b.WriteString(dataText(e.Data[strings.TrimPrefix(part.name, "data.")]))
+			b.WriteString(dataText(dataAt(e.Data, strings.TrimPrefix(part.name, "data."))))
 		}
 	}
 	return b.String()
+}
+
+// dataAt is the value at a dotted path of nested objects in data, nil when
+// a step is missing or not an object.
+func dataAt(data map[string]any, path string) any {
+	var v any = data
+	for key := range strings.SplitSeq(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			if jm, isJSON := v.(JSONMap); isJSON {
+				m, ok = jm, true
+			}
+		}
+		if !ok {
+			return nil
+		}
+		v = m[key]
+	}
+	return v
 }
 
 // dataText is the text a Data value renders as in a message ("" for null).
@@ -140,6 +161,17 @@ func dataText(v any) string {
 var placeholders = map[string]bool{
 	"actor": true, "object": true, "action": true, "label": true,
 	"table": true, "pk": true, "cid": true, "remote_addr": true,
+}
+
+// validDataPath reports whether a {data.KEY} path has no empty key and no
+// brace.
+func validDataPath(path string) bool {
+	for key := range strings.SplitSeq(path, ".") {
+		if key == "" || strings.ContainsAny(key, "{}") {
+			return false
+		}
+	}
+	return true
 }
 
 // parseTemplate splits a message template into text and placeholders.
@@ -167,7 +199,7 @@ func parseTemplate(t string) ([]templatePart, error) {
 			}
 			name := t[i+1 : i+end]
 			key, isData := strings.CutPrefix(name, "data.")
-			if !placeholders[name] && (!isData || key == "" || strings.ContainsAny(key, "{}")) {
+			if !placeholders[name] && (!isData || !validDataPath(key)) {
 				return nil, fmt.Errorf("template %q: unknown placeholder {%s}", t, name)
 			}
 			flush()

@@ -22,6 +22,8 @@ func TestDefineActionErrors(t *testing.T) {
 		{name: "unclosed placeholder", action: "invoice.publish", label: "X", template: "{actor published"},
 		{name: "stray closing brace", action: "invoice.publish", label: "X", template: "actor} published"},
 		{name: "empty data key", action: "invoice.publish", label: "X", template: "{data.} published"},
+		{name: "empty nested data key", action: "invoice.publish", label: "X", template: "{data.a..b} published"},
+		{name: "trailing dot in data key", action: "invoice.publish", label: "X", template: "{data.a.} published"},
 		{name: "invalid UTF-8", action: "invoice.publish", label: "X", template: "{actor} \xff"},
 	}
 	for _, tt := range tests {
@@ -49,8 +51,10 @@ func TestMessage(t *testing.T) {
 	must(p.DefineAction("invoice.publish", "Published", "{actor} published {object}"))
 	must(p.DefineAction("invoice.move", "Moved", "{actor} moved {object} ({table} {pk}) to {data.folder} [{label}, {action}, {cid}, {remote_addr}] {{literal}}"))
 	must(p.DefineAction(ActionUpdate, "Geändert", "{actor} hat {object} geändert"))
+	must(p.DefineAction("invoice.send", "Sent", "sent to {data.customer.name} <{data.customer.email}> ({data.customer.name.first}, {data.n.x}, {data.a.b})"))
 	entry := LogEntry{Table: "invoices", ObjectPK: "42", ObjectRepr: "Invoice 2024-001", ActorID: "user-42",
-		CID: "req-1", RemoteAddr: "203.0.113.9", Data: JSONMap{"folder": "paid", "n": 3}}
+		CID: "req-1", RemoteAddr: "203.0.113.9", Data: JSONMap{"folder": "paid", "n": 3, "a.b": "literal",
+			"customer": map[string]any{"name": "Acme", "email": "ap@acme.test"}}}
 	with := func(a Action, edit func(*LogEntry)) LogEntry {
 		e := entry
 		e.Action = a
@@ -77,6 +81,8 @@ func TestMessage(t *testing.T) {
 		{name: "missing data key", entry: with("invoice.move", func(e *LogEntry) { e.Data = nil }),
 			want:  "user-42 moved Invoice 2024-001 (invoices 42) to  [Moved, invoice.move, req-1, 203.0.113.9] {literal}",
 			label: "Moved"},
+		{name: "nested data keys", entry: with("invoice.send", nil),
+			want: "sent to Acme <ap@acme.test> (, , )", label: "Sent"},
 		{name: "undefined action", entry: with("invoice.archive", nil), want: "user-42 invoice.archive Invoice 2024-001", label: "invoice.archive"},
 	}
 	for _, tt := range tests {

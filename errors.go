@@ -37,8 +37,9 @@ var (
 
 // Errors returned by Find for a query it cannot run.
 var (
-	// ErrInvalidQuery: the filters contradict each other, such as a reversed
-	// time range or objects of two models.
+	// ErrInvalidQuery: the filters contradict each other, such as an empty
+	// or reversed time range (Since at or after Until: no entry could match,
+	// which is almost always a mistake) or objects of two models.
 	ErrInvalidQuery = errors.New("auditlog: invalid query")
 	// ErrInvalidCursor: Query.Cursor is malformed, or was returned for
 	// another query (other filters or order).
