@@ -3,6 +3,7 @@ package auditlog
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -347,7 +348,10 @@ func runLogTableFaults(t *testing.T, wantErr map[string]string, readLog bool, br
 			t.Run(w.name, func(t *testing.T) {
 				before := allItems(t, db)
 				err := w.do(db, p)
-				if err == nil || !strings.Contains(err.Error(), "auditlog: write entries: ") || !strings.Contains(err.Error(), wantErr[db.Dialector.Name()]) {
+				// The entry insert is named by its prefix, or by ErrNoLogTable
+				// when the table is missing.
+				named := err != nil && (strings.Contains(err.Error(), "auditlog: write entries: ") || errors.Is(err, ErrNoLogTable))
+				if !named || !strings.Contains(err.Error(), wantErr[db.Dialector.Name()]) {
 					t.Errorf("write: %v, want the entry insert's error containing %q", err, wantErr[db.Dialector.Name()])
 				}
 				if diff := cmp.Diff(before, allItems(t, db)); diff != "" {
