@@ -83,7 +83,7 @@ func TestPurgeThenHistory(t *testing.T) {
 	}
 	mustRun(t, "-dsn", dsn, "purge", "-before", "2026-01-06", "-quiet")
 	r = mustRun(t, "-dsn", dsn, "history", "-model", "items", "-pk", "1")
-	if want := "ID  TIME  ACTION  ACTOR  CHANGES\n"; r.stdout != want {
+	if want := "ID  TIME  ACTION  ACTOR  CID  CHANGES\n"; r.stdout != want {
 		t.Errorf("history of a purged object: stdout %q, want %q", r.stdout, want)
 	}
 	if want := "no entries for items 1"; !strings.Contains(r.stderr, want) {
