@@ -94,7 +94,9 @@ func (c Change) MarshalJSON() ([]byte, error) {
 	return json.Marshal([2]any{c.Old, c.New})
 }
 
-// UnmarshalJSON decodes [old, new], keeping numbers as json.Number.
+// UnmarshalJSON decodes [old, new], keeping numbers as json.Number: a
+// number that is a whole value with the scale it was stored with
+// ("12500.50"), numbers inside JSON values canonical.
 func (c *Change) UnmarshalJSON(b []byte) error {
 	var pair []json.RawMessage
 	if err := json.Unmarshal(b, &pair); err != nil {
@@ -104,10 +106,10 @@ func (c *Change) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("auditlog: change: want [old, new], got %d elements", len(pair))
 	}
 	var err error
-	if c.Old, err = parseJSON(pair[0]); err != nil {
+	if c.Old, err = parseStoredValue(pair[0]); err != nil {
 		return fmt.Errorf("auditlog: change: %w", err)
 	}
-	if c.New, err = parseJSON(pair[1]); err != nil {
+	if c.New, err = parseStoredValue(pair[1]); err != nil {
 		return fmt.Errorf("auditlog: change: %w", err)
 	}
 	return nil
