@@ -20,7 +20,7 @@ func oddEntry(created time.Time) LogEntry {
 			"note":     {"", "null"},
 			"title":    {`say "hi"`, "line 1\nline 2"},
 			"remark":   {"x; qty: 1 → 2", "x"},
-			"total":    {num("12500.5"), num("12500.75")},
+			"total":    {num("12500.50"), num("12500.75")},
 			"due_at":   {"0001-01-01T00:00:00Z", "2026-07-02T23:30:00.123456Z"},
 			"settings": {map[string]any{"theme": "dark", "size": num("12"), "old": true}, map[string]any{"theme": "light", "size": num("12"), "beta": nil}},
 			"tags":     {[]any{"a"}, []any{"a", "b"}},

@@ -98,7 +98,7 @@ func TestHistoryDisplay(t *testing.T) {
 		{Table: "orders", ObjectPK: "42", ObjectRepr: "Order(42)", Action: auditlog.ActionCreate, Changes: auditlog.Changes{
 			"status":   {Old: nil, New: "active"},
 			"note":     {Old: nil, New: ""},
-			"total":    {Old: nil, New: json.Number("12500.5")},
+			"total":    {Old: nil, New: json.Number("12500.50")},
 			"settings": {Old: nil, New: map[string]any{"theme": "dark", "old": true}},
 			"due_at":   {Old: nil, New: "0001-01-01T00:00:00Z"},
 		}, ActorID: "alice", CID: "req-7f3a", CreatedAt: at.Add(100 * time.Millisecond)},
