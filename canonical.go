@@ -168,7 +168,7 @@ func canonicalText(s string, kind valueKind) any {
 			return v
 		}
 	case kindDecimal:
-		if n, ok := canonicalDecimal(s); ok {
+		if n, ok := scaledDecimal(s); ok {
 			return n
 		}
 	}
@@ -182,60 +182,34 @@ func canonicalFloat(f float64, bits int) any {
 	return json.Number(strconv.FormatFloat(f, 'g', -1, bits))
 }
 
-// canonicalDecimal writes a decimal number without leading zeros in the integer
-// part or trailing zeros in the fraction: "0.170", "+0.17" and "00.1700" all
-// become "0.17", "-0.0" becomes "0". It reports false for text that is not a
-// plain decimal number.
-func canonicalDecimal(s string) (json.Number, bool) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return "", false
-	}
-	if strings.ContainsAny(s, "eE") {
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return "", false
-		}
-		return json.Number(strconv.FormatFloat(f, 'g', -1, 64)), true
-	}
-	neg := false
-	switch s[0] {
-	case '-':
-		neg, s = true, s[1:]
-	case '+':
-		s = s[1:]
-	}
-	intPart, frac, _ := strings.Cut(s, ".")
-	if intPart == "" && frac == "" || !digitsOnly(intPart) || !digitsOnly(frac) {
-		return "", false
-	}
-	intPart = strings.TrimLeft(intPart, "0")
-	frac = strings.TrimRight(frac, "0")
-	if intPart == "" {
-		intPart = "0"
-	}
-	out := intPart
-	if frac != "" {
-		out += "." + frac
-	}
-	if neg && out != "0" {
-		out = "-" + out
-	}
-	return json.Number(out), true
-}
-
-func digitsOnly(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // parseJSON decodes JSON text keeping numbers exact (json.Number, in canonical
 // decimal form) so that reordered keys or 1.0 vs 1 do not count as changes.
 func parseJSON(raw []byte) (any, error) {
+	v, err := decodeJSON(raw)
+	if err != nil {
+		return nil, err
+	}
+	return canonicalNumbers(v), nil
+}
+
+// parseStoredValue decodes one stored value of a change: as parseJSON, but a
+// number that is the whole value keeps the scale it was stored with
+// ("12500.50", see scaledDecimal): it is a decimal column's value.
+func parseStoredValue(raw []byte) (any, error) {
+	v, err := decodeJSON(raw)
+	if err != nil {
+		return nil, err
+	}
+	if n, ok := v.(json.Number); ok {
+		if d, ok := scaledDecimal(string(n)); ok {
+			return d, nil
+		}
+	}
+	return canonicalNumbers(v), nil
+}
+
+// decodeJSON decodes one JSON value, numbers as written (json.Number).
+func decodeJSON(raw []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any
@@ -245,7 +219,7 @@ func parseJSON(raw []byte) (any, error) {
 	if dec.More() {
 		return nil, fmt.Errorf("auditlog: trailing data after JSON value")
 	}
-	return canonicalNumbers(v), nil
+	return v, nil
 }
 
 func canonicalNumbers(v any) any {
@@ -276,6 +250,13 @@ func equalValues(a, b any) bool {
 	case map[string]any, []any:
 		return false
 	}
+	if x, ok := a.(json.Number); ok {
+		if y, ok := b.(json.Number); ok && x != y {
+			cx, okx := canonicalDecimal(string(x))
+			cy, oky := canonicalDecimal(string(y))
+			return okx && oky && cx == cy // "12500.50" and "12500.5"
+		}
+	}
 	return a == b
 }
 
@@ -294,6 +275,21 @@ func (pl *plan) storedTimes(state rowState) bool {
 				return false
 			}
 			state[i] = stored
+		}
+	}
+	return true
+}
+
+// storedDecimals reports whether the decimal values of a state are as the
+// database stores them. Not for a column whose type is declared: numeric(10,2)
+// pads "12500.5" to "12500.50" and rounds "9.999" to "10.00", so the row
+// must be read back.
+func (pl *plan) storedDecimals(state rowState) bool {
+	for i, tf := range pl.fields {
+		if _, ok := state[i].(json.Number); ok && tf.kind == kindDecimal {
+			if _, typed := tf.field.TagSettings["TYPE"]; typed {
+				return false
+			}
 		}
 	}
 	return true

@@ -116,7 +116,8 @@ func (p *Plugin) insertedAll(db *gorm.DB, pl *plan) bool {
 
 // structChanges are the create changes of the structs GORM inserted, with
 // the values it sent. It reports false when a time value has more precision
-// than the column is known to keep: the rows must then be read back.
+// than the column is known to keep, or a decimal column's type is declared
+// (see storedDecimals): the rows must then be read back.
 func structChanges(db *gorm.DB, pl *plan, rv reflect.Value) ([]rowChange, bool, error) {
 	ctx := db.Statement.Context
 	var changes []rowChange
@@ -130,7 +131,7 @@ func structChanges(db *gorm.DB, pl *plan, rv reflect.Value) ([]rowChange, bool, 
 		if err != nil {
 			return err
 		}
-		exact = exact && pl.storedTimes(state)
+		exact = exact && pl.storedTimes(state) && pl.storedDecimals(state)
 		changes = append(changes, rowChange{key: key, new: state, model: row})
 		return nil
 	})

@@ -38,9 +38,11 @@ func TestNormalize(t *testing.T) {
 		{name: "valuer", give: sql.NullInt64{Int64: 7, Valid: true}, want: json.Number("7")},
 		{name: "null valuer", give: sql.NullString{}, want: nil},
 		{name: "gorm.DeletedAt null", give: gorm.DeletedAt{}, want: nil},
-		{name: "decimal text", give: "0.170", kind: kindDecimal, want: json.Number("0.17")},
-		{name: "decimal negative zero", give: "-0.000", kind: kindDecimal, want: json.Number("0")},
-		{name: "decimal leading zeros", give: "+007.50", kind: kindDecimal, want: json.Number("7.5")},
+		{name: "decimal text keeps its scale", give: "0.170", kind: kindDecimal, want: json.Number("0.170")},
+		{name: "decimal money keeps its scale", give: "12500.50", kind: kindDecimal, want: json.Number("12500.50")},
+		{name: "decimal negative zero", give: "-0.000", kind: kindDecimal, want: json.Number("0.000")},
+		{name: "decimal leading zeros", give: "+007.50", kind: kindDecimal, want: json.Number("7.50")},
+		{name: "decimal without fraction digits", give: "5.", kind: kindDecimal, want: json.Number("5")},
 		{name: "decimal exponent", give: "1.5e3", kind: kindDecimal, want: json.Number("1500")},
 		{name: "not a decimal stays text", give: "abc", kind: kindDecimal, want: "abc"},
 		{name: "json object", give: `{"b": 1.0, "a": [true, null]}`, kind: kindJSON, want: map[string]any{"a": []any{true, nil}, "b": json.Number("1")}},
@@ -72,6 +74,8 @@ func TestEqualValues(t *testing.T) {
 	}{
 		{name: "decimals stored equal", a: "0.170", b: "0.17", kind: kindDecimal, want: true},
 		{name: "decimals differ", a: "0.171", b: "0.17", kind: kindDecimal, want: false},
+		{name: "decimals of other scales stored equal", a: "12500.50", b: "+012500.5000", kind: kindDecimal, want: true},
+		{name: "decimal zeros of other signs", a: "-0.00", b: "0", kind: kindDecimal, want: true},
 		{name: "int and float of the same number", a: 10, b: 10.0, want: true},
 		{name: "equal instants in other zones", a: time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC), b: time.Date(2026, 1, 2, 4, 0, 0, 0, time.FixedZone("", 3600)), want: true},
 		{name: "different instants", a: time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC), b: time.Date(2026, 1, 2, 3, 0, 0, 1, time.UTC), want: false},
@@ -173,7 +177,13 @@ func TestNoFalseChanges(t *testing.T) {
 		if err := db.Model(&Typed{ID: row.ID}).Updates(map[string]any{"amount": "0.18", "ptr": &empty}).Error; err != nil {
 			t.Fatal(err)
 		}
-		want := []summary{{ActionUpdate, "1", Changes{"amount": {num("0.17"), num("0.18")}, "ptr": {nil, ""}}}}
+		// The amounts as the column holds them: decimal(10,3) keeps three
+		// digits, SQLite's numeric affinity none.
+		old, new := num("0.170"), num("0.180")
+		if db.Dialector.Name() == "sqlite" {
+			old, new = num("0.17"), num("0.18")
+		}
+		want := []summary{{ActionUpdate, "1", Changes{"amount": {old, new}, "ptr": {nil, ""}}}}
 		if diff := cmp.Diff(want, summarize(allEntries(t, db))); diff != "" {
 			t.Errorf("entries (-want +got):\n%s", diff)
 		}

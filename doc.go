@@ -50,7 +50,8 @@
 // while NULL and "" are not.
 //
 // Changes are keyed by column name and hold values of their JSON type: nil,
-// bool, string, json.Number (numbers, exact), and map[string]any or []any for
+// bool, string, json.Number (numbers, exact; a decimal column's value with
+// the scale the column holds, "12500.50"), and map[string]any or []any for
 // JSON columns. Times are RFC 3339 strings in UTC, byte slices base64. A
 // create lists every non-null tracked column with old nil; a hard delete
 // every non-null tracked column with new nil.
@@ -87,7 +88,11 @@
 // Plugin.History returns one object's entries; Plugin.Find filters by model,
 // objects, actors, actions, correlation id, time and changed field, a page at
 // a time with a keyset cursor. LogEntry.ChangesString and
-// Plugin.DisplayChanges render changes for people. Plugin.StateAt rebuilds an
+// Plugin.DisplayChanges render changes for people, one way: changes named by
+// column (or their Label), values as JSON text (strings quoted, so null, ""
+// and "null" read differently), JSON objects key by key. json.Marshal(entry)
+// is the one JSON form of an entry (snake_case keys, created_at in RFC 3339
+// UTC with nanoseconds), used by exports. Plugin.StateAt rebuilds an
 // object's fields at a point in time; Plugin.Revert restores them as an
 // audited update. Plugin.Purge enforces retention in bounded batches. The
 // command cmd/auditlog does the same from a shell.

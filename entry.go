@@ -34,31 +34,36 @@ const (
 // the queries of Plugin.Find in (created at, id) order: per object (table,
 // object pk, created at, id), per model (table, created at, id), per actor,
 // per correlation id, and by time (created at, id) for exports and Purge.
+//
+// Its JSON form (json.Marshal(entry), see MarshalJSON) is the one used by
+// the auditlog command's export and history -format json: snake_case keys
+// id, table, object_pk, object_repr, action, changes, actor_id, remote_addr,
+// cid, data, snapshot, created_at, always all present.
 type LogEntry struct {
-	ID int64 `gorm:"column:id;primaryKey;autoIncrement;index:,composite:object,priority:4;index:,composite:model,priority:3;index:,composite:actor,priority:3;index:,composite:cid,priority:3;index:,composite:created,priority:2"`
+	ID int64 `gorm:"column:id;primaryKey;autoIncrement;index:,composite:object,priority:4;index:,composite:model,priority:3;index:,composite:actor,priority:3;index:,composite:cid,priority:3;index:,composite:created,priority:2" json:"id"`
 	// Table is the table of the tracked model.
-	Table string `gorm:"column:table_name;size:191;not null;index:,composite:object,priority:1;index:,composite:model,priority:1"`
+	Table string `gorm:"column:table_name;size:191;not null;index:,composite:object,priority:1;index:,composite:model,priority:1" json:"table"`
 	// ObjectPK is the primary key as text. A single key is its plain text form
 	// ("42", "6f9619ff-8b86-d011-b42d-00c04fc964ff"); a composite key is a JSON
 	// array of the key columns' text forms in the schema's order (`["acme","42"]`).
-	ObjectPK string `gorm:"column:object_pk;size:191;not null;index:,composite:object,priority:2"`
+	ObjectPK string `gorm:"column:object_pk;size:191;not null;index:,composite:object,priority:2" json:"object_pk"`
 	// ObjectRepr is a short human label of the object: its String() when the
 	// model is a fmt.Stringer whose output contains no masked value, otherwise
 	// "Model(pk)".
-	ObjectRepr string `gorm:"column:object_repr"`
-	Action     Action `gorm:"column:action;size:64;not null"`
+	ObjectRepr string `gorm:"column:object_repr" json:"object_repr"`
+	Action     Action `gorm:"column:action;size:64;not null" json:"action"`
 	// Changes maps column names to their old and new values.
-	Changes    Changes `gorm:"column:changes"`
-	ActorID    string  `gorm:"column:actor_id;size:191;index:,composite:actor,priority:1"`
-	RemoteAddr string  `gorm:"column:remote_addr;size:64"`
-	CID        string  `gorm:"column:cid;size:191;index:,composite:cid,priority:1"`
+	Changes    Changes `gorm:"column:changes" json:"changes"`
+	ActorID    string  `gorm:"column:actor_id;size:191;index:,composite:actor,priority:1" json:"actor_id"`
+	RemoteAddr string  `gorm:"column:remote_addr;size:64" json:"remote_addr"`
+	CID        string  `gorm:"column:cid;size:191;index:,composite:cid,priority:1" json:"cid"`
 	// Data is additional data attached by custom actions and hooks.
-	Data JSONMap `gorm:"column:data"`
+	Data JSONMap `gorm:"column:data" json:"data"`
 	// Snapshot is the full tracked state after the change (before it, for a
 	// hard delete) when the model is registered with Serialize.
-	Snapshot JSONMap `gorm:"column:snapshot"`
+	Snapshot JSONMap `gorm:"column:snapshot" json:"snapshot"`
 	// CreatedAt is when the change was made (the plugin's clock, in UTC).
-	CreatedAt time.Time `gorm:"column:created_at;not null;index:,composite:object,priority:3;index:,composite:model,priority:2;index:,composite:actor,priority:2;index:,composite:cid,priority:2;index:,composite:created,priority:1"`
+	CreatedAt time.Time `gorm:"column:created_at;not null;index:,composite:object,priority:3;index:,composite:model,priority:2;index:,composite:actor,priority:2;index:,composite:cid,priority:2;index:,composite:created,priority:1" json:"created_at"`
 }
 
 // entryColumns are the log table's columns the plugin writes: LogEntry's
@@ -89,7 +94,9 @@ func (c Change) MarshalJSON() ([]byte, error) {
 	return json.Marshal([2]any{c.Old, c.New})
 }
 
-// UnmarshalJSON decodes [old, new], keeping numbers as json.Number.
+// UnmarshalJSON decodes [old, new], keeping numbers as json.Number: a
+// number that is a whole value with the scale it was stored with
+// ("12500.50"), numbers inside JSON values canonical.
 func (c *Change) UnmarshalJSON(b []byte) error {
 	var pair []json.RawMessage
 	if err := json.Unmarshal(b, &pair); err != nil {
@@ -99,10 +106,10 @@ func (c *Change) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("auditlog: change: want [old, new], got %d elements", len(pair))
 	}
 	var err error
-	if c.Old, err = parseJSON(pair[0]); err != nil {
+	if c.Old, err = parseStoredValue(pair[0]); err != nil {
 		return fmt.Errorf("auditlog: change: %w", err)
 	}
-	if c.New, err = parseJSON(pair[1]); err != nil {
+	if c.New, err = parseStoredValue(pair[1]); err != nil {
 		return fmt.Errorf("auditlog: change: %w", err)
 	}
 	return nil

@@ -265,14 +265,15 @@ func ExamplePlugin_Find() {
 		q.Cursor = page.Next
 	}
 	// Output:
-	// 09:01 create id: null → 1; number: null → 2026-001; status: null → draft; total: null → 100
-	// 09:02 update status: draft → sent
-	// 09:03 update status: sent → paid
-	// 09:04 update status: paid → archived
+	// 09:01 create id: null → 1; number: null → "2026-001"; status: null → "draft"; total: null → 100
+	// 09:02 update status: "draft" → "sent"
+	// 09:03 update status: "sent" → "paid"
+	// 09:04 update status: "paid" → "archived"
 }
 
-// DisplayChanges renders an entry for people: labels, local times, values
-// cut to a length.
+// DisplayChanges renders an entry for people: labels, values as JSON text
+// (strings quoted, so "" and null stay apart), values cut to a length.
+// Changes are named by column unless a Label says otherwise.
 func ExamplePlugin_DisplayChanges() {
 	db, cleanup := openExampleDB()
 	defer cleanup()
@@ -283,14 +284,15 @@ func ExamplePlugin_DisplayChanges() {
 
 	inv := Invoice{Number: "2026-001", Status: "draft", Total: 100}
 	db.Create(&inv)
-	db.Model(&inv).Updates(map[string]any{"status": "sent to the customer by registered mail", "total": 120})
+	db.Model(&inv).Updates(map[string]any{"number": "", "status": "sent to the customer by registered mail", "total": 120})
 
 	entries, _ := audit.History(context.Background(), db, &inv)
 	for _, c := range audit.DisplayChanges(entries[0], auditlog.DisplayOptions{MaxLen: 20}) {
-		fmt.Printf("%s: %s → %s\n", c.Label, c.Old, c.New)
+		fmt.Printf("%s: %s → %s\n", c.Name(), c.Old, c.New)
 	}
 	// Output:
-	// Status: draft → sent to the custome…
+	// number: "2026-001" → ""
+	// status: "draft" → "sent to the custom…
 	// Amount (EUR): 100 → 120
 }
 
@@ -325,7 +327,7 @@ func ExamplePlugin_Revert() {
 	// Output:
 	// at 09:02:30: sent 90
 	// after revert: sent 90
-	// admin status: void → sent; total: 0 → 90
+	// admin status: "void" → "sent"; total: 0 → 90
 }
 
 // Purge deletes old entries in batches and reports how many went.

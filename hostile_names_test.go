@@ -59,7 +59,7 @@ func TestHostileLabels(t *testing.T) {
 				t.Fatalf("Register: %v", err)
 			}
 			e := LogEntry{Table: "hostiles", Changes: Changes{"body": {Old: "a", New: "b"}}}
-			want := ChangeList{{Field: "body", Label: c.give, Old: "a", New: "b"}}
+			want := ChangeList{{Field: "body", Label: c.give, Old: `"a"`, New: `"b"`}}
 			if diff := cmp.Diff(want, p.DisplayChanges(e, DisplayOptions{})); diff != "" {
 				t.Errorf("DisplayChanges (-want +got):\n%s", cut(diff))
 			}

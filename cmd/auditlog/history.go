@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 	"unicode"
 
 	"github.com/gorm-auditlog/auditlog"
@@ -20,7 +19,8 @@ func runHistory(ctx context.Context, e *env, args []string) error {
 	fs := e.flagSet("page-size")
 	model := fs.String("model", "", "`table` of the object's model, as in the entries (required)")
 	pk := fs.String("pk", "", "the object's primary `key` as stored: \"42\", or a JSON array of texts for a\ncomposite key: '[\"acme\",\"42\"]' (required)")
-	format := fs.String("format", "table", "output `format`: table (aligned columns) or json (one LogEntry a line)")
+	format := fs.String("format", "table", "output `format`: table (aligned columns, one change a line) or json (one LogEntry a\nline, its JSON form)")
+	maxLen := fs.Int("max-len", defaultMaxLen, "table format: the most `characters` of a value shown, a longer one cut with …;\n0 shows every value whole")
 	pageSize := fs.Int("page-size", 0, "entries a query reads (for tests)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -32,6 +32,8 @@ func runHistory(ctx context.Context, e *env, args []string) error {
 		return usagef("missing -pk")
 	case *format != "table" && *format != "json":
 		return usagef("unknown -format %q: want table or json", *format)
+	case *maxLen < 0:
+		return usagef("-max-len must not be negative")
 	case *pageSize < 0:
 		return usagef("-page-size must not be negative")
 	}
@@ -68,7 +70,7 @@ func runHistory(ctx context.Context, e *env, args []string) error {
 		q.Cursor = page.Next
 	}
 	if *format == "table" {
-		if err := writeTable(out, entries); err != nil {
+		if err := writeTable(out, audit, entries, *maxLen); err != nil {
 			return err
 		}
 	}
@@ -81,34 +83,67 @@ func runHistory(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// writeJSONLines writes each entry as one line of JSON.
+// writeJSONLines writes each entry as one line of its JSON form
+// (LogEntry.MarshalJSON).
 func writeJSONLines(w io.Writer, entries []auditlog.LogEntry) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
 	for i := range entries {
-		if err := enc.Encode(&entries[i]); err != nil {
+		b, err := json.Marshal(entries[i])
+		if err != nil {
 			return fmt.Errorf("write entry %d: %w", entries[i].ID, err)
+		}
+		if _, err := w.Write(append(b, '\n')); err != nil {
+			return fmt.Errorf("write output: %w", err)
 		}
 	}
 	return nil
 }
 
-// writeTable writes entries in aligned columns.
-func writeTable(w io.Writer, entries []auditlog.LogEntry) error {
+// defaultMaxLen is how many characters of a value the table shows.
+const defaultMaxLen = 60
+
+// tableTime is the layout of the table's TIME column: UTC, microseconds,
+// fixed width so that times line up.
+const tableTime = "2006-01-02T15:04:05.000000Z07:00"
+
+// writeTable writes entries in aligned columns, one change a line (see
+// auditlog.LogEntry.ChangesString for how values read), values cut to
+// maxLen characters (0: whole).
+func writeTable(w io.Writer, audit *auditlog.Plugin, entries []auditlog.LogEntry, maxLen int) error {
+	if maxLen == 0 {
+		maxLen = -1
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTIME\tACTION\tACTOR\tCHANGES")
+	fmt.Fprintln(tw, "ID\tTIME\tACTION\tACTOR\tCID\tCHANGES")
 	for _, e := range entries {
-		actor := e.ActorID
-		if actor == "" {
-			actor = "-"
+		changes := audit.DisplayChanges(e, auditlog.DisplayOptions{MaxLen: maxLen})
+		first := "-"
+		if len(changes) > 0 {
+			first = changeLine(changes[0])
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", e.ID, e.CreatedAt.UTC().Format(time.RFC3339),
-			cell(string(e.Action)), cell(actor), cell(e.ChangesString()))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.CreatedAt.UTC().Format(tableTime),
+			cell(string(e.Action)), cell(orDash(e.ActorID)), cell(orDash(e.CID)), first)
+		for _, c := range changes[min(1, len(changes)):] {
+			fmt.Fprintf(tw, "\t\t\t\t\t%s\n", changeLine(c))
+		}
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write output: %w", err)
 	}
 	return nil
+}
+
+// changeLine is one change of the table: "name: old → new". Values are JSON
+// text, whose control characters are escaped; a label or key is quoted when
+// it has any.
+func changeLine(c auditlog.DisplayChange) string {
+	return cell(c.Name()) + ": " + c.Old + " → " + c.New
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // cell quotes text with control characters (tabs, newlines), which would

@@ -1,52 +1,3 @@
-// Command auditlog reads and prunes the audit log that the
-// github.com/gorm-auditlog/auditlog plugin writes, over a database DSN:
-//
-//	auditlog [global flags] <command> [flags]
-//
-// The commands are:
-//
-//	history   one object's history, newest first, as a table or JSON lines
-//	export    the entries of a filtered range as JSON lines, oldest first
-//	purge     delete the entries older than a cut-off (retention)
-//
-// The global flags are -dsn (default $AUDITLOG_DSN), -driver (sqlite,
-// postgres or mysql; guessed from the DSN when left out: "postgres://" and
-// "host=..." are PostgreSQL, "user@tcp(host)/db" is MySQL, anything else a
-// SQLite file) and -table (the log table, default audit_log_entries). They
-// may also follow the command.
-//
-// Examples:
-//
-//	export AUDITLOG_DSN='file:app.db?_txlock=immediate&_busy_timeout=5000'
-//	auditlog history -model invoices -pk 42
-//	auditlog history -model invoices -pk '["acme","42"]' -format json
-//	auditlog -dsn 'host=db user=app dbname=app' export -since 2026-01-01 -until 2026-02-01 > jan.jsonl
-//	auditlog export -actor user-42 -action update -since 720h -quiet
-//	auditlog export -model invoices -field status -quiet
-//	auditlog purge -before 2160h -dry-run
-//	auditlog purge -before 2025-01-01 -model sessions -action access -batch 5000
-//
-// Times (-since, -until, -before) are RFC 3339 ("2026-01-02T15:04:05Z"), a
-// date ("2026-01-02", midnight UTC) or an age: a Go duration or a number of
-// days ("720h", "30d") before now.
-//
-// -model names the tracked model's table, as stored in the entries; a name
-// that has no entries and is no table of the database is an error, so that a
-// typo does not look like an empty history.
-//
-// Queries go through Plugin.Find and Plugin.Purge, which validate them and
-// use the log table's indexes; export reads page by page with Find's cursor,
-// so its memory does not grow with the range.
-//
-// # Exit status
-//
-// 0 on success, 1 for a runtime error (a database that does not connect, an
-// unknown model, a query the library rejects such as a reversed time range),
-// 2 for a usage error (unknown command or flag, missing required flag,
-// unparsable time). Entries whose stored JSON is corrupt are skipped with a
-// warning on stderr naming their IDs ("skipped corrupt entries: IDs 7, 9");
-// the command still exits 0, so check stderr before you purge what you
-// exported.
 package main
 
 import (
@@ -94,7 +45,7 @@ const usageText = `usage: auditlog [global flags] <command> [flags]
 Reads and prunes the audit log of github.com/gorm-auditlog/auditlog.
 
 Commands:
-  history -model TABLE -pk PK [-format table|json]
+  history -model TABLE -pk PK [-format table|json] [-max-len N]
         one object's history, newest first
   export [-model TABLE] [-actor A]... [-action X]... [-cid C] [-field COLUMN] [-since T] [-until T] [-oldest=false] [-quiet]
         entries of a filtered range as JSON lines, oldest first
@@ -127,8 +78,9 @@ type command struct {
 }
 
 var commands = []command{
-	{"history", "-model TABLE -pk PK [-format table|json]",
-		"Prints the history of one object, newest first.", runHistory},
+	{"history", "-model TABLE -pk PK [-format table|json] [-max-len N]",
+		"Prints the history of one object, newest first: a table with one change a line (values as JSON text,\n" +
+			"strings quoted; times in UTC with microseconds), or JSON lines.", runHistory},
 	{"export", "[-model TABLE] [-actor A]... [-action X]... [-cid C] [-since T] [-until T] [-oldest=false] [-quiet]",
 		"Writes the entries of a filtered range to stdout as JSON lines, one LogEntry a line, oldest first,\n" +
 			"reading them page by page. Progress goes to stderr every 10 pages and at the end.", runExport},
