@@ -30,8 +30,8 @@ var (
 	// ErrEntryNotFound: the entry ID given to Revert is not in the object's
 	// history.
 	ErrEntryNotFound = errors.New("auditlog: entry not found in the object's history")
-	// ErrMaskedField: reverting would have to restore a masked field, whose
-	// clear value the log does not have.
+	// ErrMaskedField: reverting or undoing would have to restore a masked or
+	// redacted field, whose clear value the log does not have.
 	ErrMaskedField = errors.New("auditlog: a masked field cannot be restored")
 )
 

@@ -96,7 +96,7 @@ func FuzzMaskDataHidesSecret(f *testing.F) {
 		}
 		text := before + secret + after
 		data := map[string]any{"value": text, text: "key", "list": []any{text, map[string]any{"deep": text}}}
-		masked, err := maskData(data, []string{secret})
+		masked, err := maskData(data, maskedSecrets(secret))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -149,4 +149,13 @@ func TestScanBlankJSON(t *testing.T) {
 			}
 		}
 	}
+}
+
+// maskedSecrets are secrets of masked (not redacted) fields.
+func maskedSecrets(texts ...string) []secret {
+	out := make([]secret, len(texts))
+	for i, s := range texts {
+		out[i] = secret{text: s}
+	}
+	return out
 }
