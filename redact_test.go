@@ -115,3 +115,53 @@ func TestRedactRegisterErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestRedactReadersAndRestore: StateAt shows Redacted; Revert and Undo
+// refuse to restore a redacted field, as they do a masked one.
+func TestRedactReadersAndRestore(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		p := setupWith(t, db, []Option{WithClock(tickingClock())}, []any{&Credential{}}, Redact("PasswordHash"))
+		ctx := context.Background()
+		h1, h2 := hash1, hash2
+		a := Credential{Name: "ada", PasswordHash: &h1}
+		steps := []func() error{
+			func() error { return db.Create(&a).Error },
+			func() error { return db.Model(&a).Update("password_hash", h2).Error },
+			func() error { return db.Model(&a).Update("name", "ada2").Error },
+		}
+		for i, step := range steps {
+			if err := step(); err != nil {
+				t.Fatalf("step %d: %v", i, err)
+			}
+		}
+		entries := allEntries(t, db)
+		state, err := p.StateAt(ctx, db, &Credential{ID: a.ID}, entries[1].CreatedAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(map[string]any{"id": num("1"), "name": "ada", "password_hash": Redacted}, state); diff != "" {
+			t.Errorf("state (-want +got):\n%s", diff)
+		}
+		// Back to before the hash change: the hash would have to change.
+		if err := p.Revert(ctx, db, &Credential{ID: a.ID}, entries[1].ID); !errors.Is(err, ErrMaskedField) {
+			t.Errorf("revert across a redacted change: %v, want ErrMaskedField", err)
+		}
+		if err := p.Undo(ctx, db, &Credential{ID: a.ID}, entries[1].ID); !errors.Is(err, ErrMaskedField) {
+			t.Errorf("undo of a redacted change: %v, want ErrMaskedField", err)
+		}
+		if n := len(allEntries(t, db)); n != 3 {
+			t.Errorf("%d entries after the refused restores, want 3", n)
+		}
+		// The rename alone can be undone and reverted: the hash is left alone.
+		if err := p.Undo(ctx, db, &Credential{ID: a.ID}, entries[2].ID); err != nil {
+			t.Fatalf("undo of the rename: %v", err)
+		}
+		var row Credential
+		if err := db.First(&row, a.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		if row.Name != "ada" || row.PasswordHash == nil || *row.PasswordHash != h2 {
+			t.Errorf("row after undo: %v", row)
+		}
+	})
+}
