@@ -190,10 +190,10 @@ func (t *restoreTarget) gone() error {
 func (t *restoreTarget) undoUpdates(ctx context.Context) (map[string]any, error) {
 	entries, err := readReplay(t.entries.Where(clause.Eq{Column: clause.Column{Name: "id"}, Value: t.entryID}))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("auditlog: read entry %d of %s %s: %w", t.entryID, t.pl.schema.Name, t.key, err)
 	}
 	if len(entries) == 0 {
-		return nil, fmt.Errorf("%w: entry %d, %s", ErrEntryNotFound, t.entryID, t.key)
+		return nil, fmt.Errorf("%w: entry %d, %s %s", ErrEntryNotFound, t.entryID, t.pl.schema.Name, t.key)
 	}
 	e := entries[0]
 	if t.current == nil {
@@ -237,11 +237,11 @@ func (t *restoreTarget) undoUpdates(ctx context.Context) (map[string]any, error)
 func (t *restoreTarget) revertUpdates(ctx context.Context) (map[string]any, error) {
 	entries, err := readReplay(t.entries)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("auditlog: read the history of %s %s: %w", t.pl.schema.Name, t.key, err)
 	}
 	at := slices.IndexFunc(entries, func(e LogEntry) bool { return e.ID == t.entryID })
 	if at < 0 {
-		return nil, fmt.Errorf("%w: entry %d, %s", ErrEntryNotFound, t.entryID, t.key)
+		return nil, fmt.Errorf("%w: entry %d, %s %s", ErrEntryNotFound, t.entryID, t.pl.schema.Name, t.key)
 	}
 	target, exists, complete := replay(entries[:at])
 	pl := t.pl
