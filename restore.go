@@ -25,7 +25,9 @@ const (
 // their old values, on obj (a pointer to a registered model struct with its
 // primary key set); other fields, including ones changed after the entry,
 // are left as they are. It is the reverse of one change, where Revert
-// restores a whole earlier state.
+// restores a whole earlier state. Timestamps GORM sets itself (UpdatedAt,
+// autoUpdateTime, ...) are neither checked nor put back: GORM stamps the
+// undo as any update.
 //
 // It runs in one transaction (db's, if db is in one): it locks the row
 // (SELECT ... FOR UPDATE on PostgreSQL and MySQL/MariaDB; SQLite has one
@@ -42,7 +44,8 @@ const (
 // them changed since (nothing is written), ErrMaskedField when the entry
 // changed a masked or redacted field, ErrNotReversible for an entry without
 // field changes to reverse (a create, a hard delete, an access or custom
-// action, a change of the primary key or of a column not tracked now),
+// action, a change of the primary key, of a column not tracked now, or of
+// automatic timestamps only),
 // ErrEntryNotFound when the entry is not in obj's history, ErrNoState when
 // the row no longer exists, ErrNotRegistered when obj's model is not
 // tracked, ErrInvalidModel or ErrNoObjectKey for a bad obj, or the
@@ -56,7 +59,8 @@ func (p *Plugin) Undo(ctx context.Context, db *gorm.DB, obj any, entryID int64) 
 // the state after every earlier entry of the object. Later changes of other
 // fields are undone too (Undo reverses one entry only). A soft-deleted row's
 // deletion column is restored, and nothing is written when the fields
-// already hold those values.
+// already hold those values. Timestamps GORM sets itself (UpdatedAt, ...)
+// are not put back: GORM stamps the revert as any update.
 //
 // It runs in one transaction (db's, if db is in one) with the row locked
 // (SELECT ... FOR UPDATE on PostgreSQL and MySQL/MariaDB), reads the
@@ -216,17 +220,27 @@ func (t *restoreTarget) undoUpdates(ctx context.Context) (map[string]any, error)
 			return nil, fmt.Errorf("%w: entry %d changed %s.%s, whose old value is not in the log", ErrMaskedField, e.ID, pl.schema.Name, tf.field.Name)
 		case tf.field.PrimaryKey || !tf.field.Updatable:
 			return nil, fmt.Errorf("%w: entry %d changed %s.%s, which cannot be updated", ErrNotReversible, e.ID, pl.schema.Name, tf.field.Name)
+		case autoTime(tf):
+			// Any later update moves it: not a conflict, and GORM stamps the undo.
 		case !equalValues(t.current[i], ch.New):
 			return nil, fmt.Errorf("%w: %s.%s of %s is %s now, entry %d set it to %s", ErrConflict, pl.schema.Name, tf.field.Name,
 				t.key, jsonText(t.current[i]), e.ID, jsonText(ch.New))
 		}
-		v, err := assignedValue(ctx, tf, ch.Old)
-		if err != nil {
-			return nil, err
+		if !autoTime(tf) {
+			updates[col] = assignedValue(ctx, tf, ch.Old)
 		}
-		updates[col] = v
+	}
+	if len(updates) == 0 {
+		return nil, fmt.Errorf("%w: entry %d changed only automatic timestamps of %s", ErrNotReversible, e.ID, t.key)
 	}
 	return updates, nil
+}
+
+// autoTime reports whether GORM sets the field's time itself on create or
+// update (CreatedAt, UpdatedAt, autoCreateTime, autoUpdateTime): Undo and
+// Revert leave it to GORM, which stamps their update as any other.
+func autoTime(tf *trackedField) bool {
+	return tf.field.AutoCreateTime > 0 || tf.field.AutoUpdateTime > 0
 }
 
 // revertUpdates are the assignments that bring the row's current tracked
@@ -267,14 +281,10 @@ func (t *restoreTarget) revertUpdates(ctx context.Context) (map[string]any, erro
 			}
 			continue
 		}
-		if equalValues(t.current[i], want) || tf.field.PrimaryKey || !tf.field.Updatable {
+		if equalValues(t.current[i], want) || tf.field.PrimaryKey || !tf.field.Updatable || autoTime(tf) {
 			continue
 		}
-		v, err := assignedValue(ctx, tf, want)
-		if err != nil {
-			return nil, err
-		}
-		updates[tf.field.DBName] = v
+		updates[tf.field.DBName] = assignedValue(ctx, tf, want)
 	}
 	return updates, nil
 }
@@ -303,21 +313,21 @@ func jsonText(v any) string {
 // serializer itself. Other fields get a value of the field's Go type where
 // JSON can carry it (times, numbers, byte slices, JSON documents, nullable
 // types with UnmarshalJSON), or the stored value for the driver to convert.
-func assignedValue(ctx context.Context, tf *trackedField, v any) (any, error) {
+func assignedValue(ctx context.Context, tf *trackedField, v any) any {
 	f := tf.field
 	if f.Serializer == nil {
-		return goValue(tf, v), nil
+		return goValue(tf, v)
 	}
 	if v == nil {
-		return nil, nil
+		return nil
 	}
 	stored := serializedForm(tf, v)
 	row := reflect.New(f.Schema.ModelType).Elem()
 	if err := f.Serializer.Scan(ctx, f, row, stored); err != nil {
-		return stored, nil // not the serializer's form: write the stored value as is
+		return stored // not the serializer's form: write the stored value as is
 	}
 	value, _ := f.ValueOf(ctx, row)
-	return value, nil
+	return value
 }
 
 // serializedForm is the database value of a serializer field whose stored

@@ -287,3 +287,44 @@ func TestReplayIgnoresCorruptData(t *testing.T) {
 		}
 	})
 }
+
+// TestUndoLeavesTimestampsToGORM: with UpdatedAt tracked and moving at each
+// write, Undo of an older entry is no conflict on updated_at, and GORM
+// stamps the undo like any update (it is not set back).
+func TestUndoLeavesTimestampsToGORM(t *testing.T) {
+	for _, name := range testDatabases {
+		t.Run(name, func(t *testing.T) {
+			db := openTestDB(t, name, &gorm.Config{NowFunc: tickingClock()})
+			p := setup(t, db, []any{&Item{}}, Include("Name", "Qty", "UpdatedAt"))
+			item := Item{Name: "pen", Qty: 1}
+			runSteps(t,
+				func() error { return db.Create(&item).Error },
+				func() error { return db.Model(&item).Update("qty", 5).Error },
+				func() error { return db.Model(&item).Update("name", "marker").Error },
+			)
+			_, ids := entryTimes(t, p, db, &item)
+			var before, after Item
+			if err := db.First(&before, item.ID).Error; err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Undo(context.Background(), db, &Item{ID: item.ID}, ids[1]); err != nil {
+				t.Fatalf("undo with a later updated_at: %v", err)
+			}
+			if err := db.First(&after, item.ID).Error; err != nil {
+				t.Fatal(err)
+			}
+			if after.Qty != 1 || after.Name != "marker" || !after.UpdatedAt.After(before.UpdatedAt) {
+				t.Errorf("row after undo: %s × %d updated %s (was %s), want marker × 1, updated later",
+					after.Name, after.Qty, after.UpdatedAt, before.UpdatedAt)
+			}
+			last, _ := lastEntry(t, p, db, &item)
+			want := Changes{
+				"qty":        {num("5"), num("1")},
+				"updated_at": {formatTime(before.UpdatedAt), formatTime(after.UpdatedAt)},
+			}
+			if diff := cmp.Diff(want, last.Changes); diff != "" {
+				t.Errorf("undo entry (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
