@@ -3,10 +3,12 @@ package auditlog
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
 )
 
 // Credential holds a password hash, the secret of the redaction tests; its
@@ -164,4 +166,22 @@ func TestRedactReadersAndRestore(t *testing.T) {
 			t.Errorf("row after undo: %v", row)
 		}
 	})
+}
+
+// TestRedactWinsOverMask: a field named in both Mask and Redact is stored
+// as Redacted, not masked.
+func TestRedactWinsOverMask(t *testing.T) {
+	p := New(WithMask("PasswordHash"))
+	if err := p.Register(&Credential{}, Redact("password_hash")); err != nil {
+		t.Fatal(err)
+	}
+	s, err := schema.Parse(&Credential{}, &sync.Map{}, schema.NamingStrategy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := p.planOf(s, capabilities{})
+	tf := pl.fields[pl.fieldIndex["password_hash"]]
+	if got := pl.diff(rowState{nil, "ada", hash1}, rowState{nil, "ada", hash2}); !cmp.Equal(got, Changes{"password_hash": {Redacted, Redacted}}) || !tf.masked {
+		t.Errorf("changes %v (masked %v), want the hash redacted", got, tf.masked)
+	}
 }
