@@ -23,7 +23,7 @@ func (pl *plan) readState(ctx context.Context, row reflect.Value) (rowState, err
 // diff returns the changes between two states of one row, keyed by column.
 // A nil old state is a creation (every non-null field with old null); a nil new
 // state a deletion (every non-null field with new null). Masked fields are
-// compared in clear and stored masked. The result is nil when nothing changed.
+// compared in clear and stored masked or redacted. The result is nil when nothing changed.
 func (pl *plan) diff(old, new rowState) Changes {
 	var changes Changes
 	for i, tf := range pl.fields {
@@ -40,26 +40,21 @@ func (pl *plan) diff(old, new rowState) Changes {
 		if changes == nil {
 			changes = make(Changes, len(pl.fields))
 		}
-		if tf.masked {
-			o, n = maskValue(o), maskValue(n)
-		}
+		o, n = tf.hide(o), tf.hide(n)
 		changes[tf.field.DBName] = Change{Old: o, New: n}
 	}
 	return changes
 }
 
-// snapshot is the stored form of a whole state, masked where configured.
+// snapshot is the stored form of a whole state, masked or redacted where
+// configured.
 func (pl *plan) snapshot(state rowState) JSONMap {
 	if state == nil {
 		return nil
 	}
 	m := make(JSONMap, len(state))
 	for i, tf := range pl.fields {
-		v := state[i]
-		if tf.masked {
-			v = maskValue(v)
-		}
-		m[tf.field.DBName] = v
+		m[tf.field.DBName] = tf.hide(state[i])
 	}
 	return m
 }

@@ -63,7 +63,20 @@
 // appears nowhere in the log: not in Changes, Snapshot or ObjectRepr (a
 // model's String() that contains a masked value is replaced by "Model(pk)"),
 // nor in Data attached by WithData, Log or hooks (where it is masked too).
-// Changes are still detected on the clear values.
+// Changes are still detected on the clear values. Masking keeps the second
+// half of a value: secrets such as password hashes and tokens want Redact
+// (or WithRedact), which stores Redacted for every non-null value (null stays
+// null, so setting and clearing still show) and replaces a Data string that
+// holds the clear value as a whole.
+//
+// # Undo and Revert
+//
+// Plugin.Undo reverses the fields one entry changed, refusing with
+// ErrConflict when one of them changed since; Plugin.Revert restores the
+// whole tracked state before an entry. Both lock the row in one transaction
+// and write a normal audited update whose Data names the entry (DataUndoOf,
+// DataRevertOf). Masked and redacted fields cannot be restored
+// (ErrMaskedField).
 //
 // # Who, from where, and as part of what
 //
@@ -137,8 +150,9 @@
 // PostgreSQL, which cannot report the new key without a model. db.Table with
 // an alias or a schema-qualified name and no Model is not matched to a model. On MySQL the
 // DSN needs parseTime=true, as GORM does for time fields. A primary key
-// cannot be masked. Revert cannot restore masked fields, and StateAt knows
+// cannot be masked or redacted. Undo and Revert cannot restore masked or
+// redacted fields, and StateAt knows
 // only the columns changed since the first entry when an object's history
-// does not start with its creation. Secrets are masked in Data and Snapshot
-// only when they belong to a row of the same statement.
+// does not start with its creation. Secrets are masked or redacted in Data
+// and Snapshot only when they belong to a row of the same statement.
 package auditlog

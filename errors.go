@@ -22,17 +22,25 @@ var (
 	ErrInvalidOption = errors.New("auditlog: invalid option")
 )
 
-// Errors returned by StateAt and Revert.
+// Errors returned by StateAt, Revert and Undo.
 var (
 	// ErrNoState: the object did not exist at that time (not created yet,
 	// or hard-deleted), or its history has no entry up to then.
 	ErrNoState = errors.New("auditlog: object has no recorded state at that time")
-	// ErrEntryNotFound: the entry ID given to Revert is not in the object's
-	// history.
+	// ErrEntryNotFound: the entry ID given to Revert or Undo is not in the
+	// object's history.
 	ErrEntryNotFound = errors.New("auditlog: entry not found in the object's history")
-	// ErrMaskedField: reverting would have to restore a masked field, whose
-	// clear value the log does not have.
+	// ErrMaskedField: reverting or undoing would have to restore a masked or
+	// redacted field, whose clear value the log does not have.
 	ErrMaskedField = errors.New("auditlog: a masked field cannot be restored")
+	// ErrConflict: Undo would put back a field that changed after the
+	// entry: its current value is not the one the entry wrote. Nothing is
+	// written; the error names the field and both values.
+	ErrConflict = errors.New("auditlog: the field changed since the entry")
+	// ErrNotReversible: the entry given to Undo has no field changes of an
+	// existing row to reverse: a create, a hard delete, an access or custom
+	// action, or a change of the primary key or of a column not tracked now.
+	ErrNotReversible = errors.New("auditlog: entry cannot be undone")
 )
 
 // Errors returned by Find for a query it cannot run.
@@ -76,7 +84,7 @@ var ErrNoObjectKey = errors.New("auditlog: object has no primary key value")
 // written, and the change it belongs to goes ahead without it.
 var ErrSkipEntry = errors.New("auditlog: skip entry")
 
-// ErrNotRegistered is returned by Revert for an object whose model
+// ErrNotRegistered is returned by Revert and Undo for an object whose model
 // is not tracked (neither registered nor covered by TrackAll).
 var ErrNotRegistered = errors.New("auditlog: model is not registered")
 

@@ -2,6 +2,7 @@ package auditlog_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -113,6 +114,39 @@ func ExampleMask() {
 	// Output:
 	// update 1 by : password ******ential→******cret-2
 	// create 1 by : password <nil>→******ential
+}
+
+// Redact records that a secret changed, was set or was cleared, and stores
+// no part of it: Mask would keep half of a password hash.
+func ExampleRedact() {
+	db, cleanup := openExampleDB()
+	defer cleanup()
+
+	type Account struct {
+		ID           int64
+		Email        string
+		PasswordHash *string
+	}
+	audit := auditlog.New()
+	db.Use(audit)
+	db.AutoMigrate(&auditlog.LogEntry{}, &Account{})
+	audit.Register(&Account{}, auditlog.Redact("PasswordHash"))
+
+	h1 := "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"
+	h2 := "$2a$10$7EqJtq98hPqEX7fNZaFWoOhi5BWX4Z3MmmYq9XcDnvnmN2BBYxAOu"
+	a := Account{Email: "ada@example.com", PasswordHash: &h1}
+	db.Create(&a)
+	db.Model(&a).Update("password_hash", h2)  // changed
+	db.Model(&a).Update("password_hash", nil) // cleared
+
+	entries, _ := audit.History(context.Background(), db, &a)
+	for _, e := range entries {
+		printChanges(e)
+	}
+	// Output:
+	// update 1 by : password_hash [redacted]→<nil>
+	// update 1 by : password_hash [redacted]→[redacted]
+	// create 1 by : email <nil>→ada@example.com id <nil>→1 password_hash <nil>→[redacted]
 }
 
 // A Where update with no primary key in hand gets one entry per row it
@@ -323,11 +357,49 @@ func ExamplePlugin_Revert() {
 	db.First(&inv, inv.ID)
 	fmt.Println("after revert:", inv.Status, inv.Total)
 	entries, _ = audit.History(ctx, db, &inv)
-	fmt.Println(entries[0].ActorID, entries[0].ChangesString())
+	fmt.Println(entries[0].ActorID, entries[0].ChangesString(), entries[0].Data)
 	// Output:
 	// at 09:02:30: sent 90
 	// after revert: sent 90
-	// admin status: "void" → "sent"; total: 0 → 90
+	// admin status: "void" → "sent"; total: 0 → 90 map[revert_of:3]
+}
+
+// Undo reverses one entry: only the fields it changed go back, and only if
+// nobody changed them since (ErrConflict). Later changes of other fields
+// stay, where Revert would restore the whole earlier state.
+func ExamplePlugin_Undo() {
+	db, cleanup := openExampleDB()
+	defer cleanup()
+	audit := auditlog.New(auditlog.WithClock(tick()))
+	db.Use(audit)
+	db.AutoMigrate(&auditlog.LogEntry{}, &Invoice{})
+	audit.Register(&Invoice{}, auditlog.Include("Status", "Total"))
+
+	ctx := context.Background()
+	inv := Invoice{Number: "2026-001", Status: "draft", Total: 100}
+	db.Create(&inv)
+	db.Model(&inv).Update("total", 90)         // the change to undo
+	db.Model(&inv).Update("status", "sent")    // a later change of another field
+	db.Model(&inv).Update("status", "paid")    // and of that field again
+	entries, _ := audit.History(ctx, db, &inv) // newest first
+	discount, firstSend := entries[2], entries[1]
+
+	if err := audit.Undo(auditlog.WithActor(ctx, "admin"), db, &inv, discount.ID); err != nil {
+		panic(err)
+	}
+	db.First(&inv, inv.ID)
+	fmt.Println("after undo:", inv.Status, inv.Total)
+	entries, _ = audit.History(ctx, db, &inv)
+	fmt.Println(entries[0].ActorID, entries[0].ChangesString(), entries[0].Data[auditlog.DataUndoOf] == json.Number(fmt.Sprint(discount.ID)))
+
+	err := audit.Undo(ctx, db, &inv, firstSend.ID)
+	fmt.Println(errors.Is(err, auditlog.ErrConflict))
+	fmt.Println(err)
+	// Output:
+	// after undo: paid 100
+	// admin total: 90 → 100 true
+	// true
+	// auditlog: the field changed since the entry: Invoice.Status of 1 is "paid" now, entry 3 set it to "sent"
 }
 
 // Purge deletes old entries in batches and reports how many went.

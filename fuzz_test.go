@@ -96,7 +96,7 @@ func FuzzMaskDataHidesSecret(f *testing.F) {
 		}
 		text := before + secret + after
 		data := map[string]any{"value": text, text: "key", "list": []any{text, map[string]any{"deep": text}}}
-		masked, err := maskData(data, []string{secret})
+		masked, err := maskData(data, maskedSecrets(secret))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -149,4 +149,56 @@ func TestScanBlankJSON(t *testing.T) {
 			}
 		}
 	}
+}
+
+// maskedSecrets are secrets of masked (not redacted) fields.
+func maskedSecrets(texts ...string) []secret {
+	out := make([]secret, len(texts))
+	for i, s := range texts {
+		out[i] = secret{text: s}
+	}
+	return out
+}
+
+// FuzzRedactDataHidesSecret: data holding a redacted secret comes back
+// without it anywhere in its JSON, in values, keys or nested lists (unless
+// the secret is part of the marker Redacted itself).
+func FuzzRedactDataHidesSecret(f *testing.F) {
+	f.Add("$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy", "hash ", "")
+	f.Add("a*", "a", "")
+	f.Add("pass\xffword", "<", ">")
+	f.Add("12", "", "")
+	f.Fuzz(func(t *testing.T, secret, before, after string) {
+		var clear string
+		quoted, _ := json.Marshal(secret)
+		if err := json.Unmarshal(quoted, &clear); err != nil {
+			t.Fatal(err)
+		}
+		if len([]rune(secret)) < 2 || strings.Contains(Redacted, clear) {
+			t.Skip("not looked for (see plan.secrets), or part of the marker")
+		}
+		text := before + secret + after
+		data := map[string]any{"value": text, text: "key", "list": []any{text, map[string]any{"deep": text}}}
+		redacted, err := maskData(data, redactedSecrets(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if redacted == nil {
+			t.Fatalf("maskData found no secret %q in %q", secret, text)
+		}
+		for _, s := range jsonStrings(redacted) {
+			if strings.Contains(s, clear) {
+				t.Fatalf("secret %q in clear in %q of the redacted data %#v", secret, s, redacted)
+			}
+		}
+	})
+}
+
+// redactedSecrets are secrets of redacted fields.
+func redactedSecrets(texts ...string) []secret {
+	out := maskedSecrets(texts...)
+	for i := range out {
+		out[i].redact = true
+	}
+	return out
 }

@@ -19,6 +19,7 @@ type config struct {
 	table     string
 	now       func() time.Time
 	mask      []string
+	redact    []string
 	exclude   []string
 	trackAll  bool
 	trackNot  []any
@@ -53,6 +54,15 @@ func WithClock(now func() time.Time) Option {
 // ErrInvalidOption for a model whose key it names. Repeating adds names.
 func WithMask(fields ...string) Option {
 	return optionFunc(func(c *config) { c.mask = append(c.mask, fields...) })
+}
+
+// WithRedact redacts the named fields in every tracked model that has them,
+// as Redact does for one model, for example WithRedact("PasswordHash").
+// Names are Go field names or column names; a model without such a field is
+// unaffected. A primary key cannot be redacted: Register fails with
+// ErrInvalidOption for a model whose key it names. Repeating adds names.
+func WithRedact(fields ...string) Option {
+	return optionFunc(func(c *config) { c.redact = append(c.redact, fields...) })
 }
 
 // WithExclude never tracks the named fields in any model that has them, for
@@ -154,11 +164,28 @@ func Exclude(fields ...string) ModelOption {
 
 // Mask stores the named fields masked with MaskString in Changes and
 // Snapshot; their clear values are never written to the log. Changes are
-// still detected on the clear values. A primary-key field cannot be masked,
-// as ObjectPK names the object in clear: Register fails with
-// ErrInvalidOption. Repeating adds fields.
+// still detected on the clear values. Masking keeps the second half of a
+// value ("confidential" is stored as "******ential"): it suits values whose
+// tail may be shown, such as an IBAN, not secrets such as password hashes or
+// tokens, which want Redact. A primary-key field cannot be masked, as
+// ObjectPK names the object in clear: Register fails with ErrInvalidOption.
+// Repeating adds fields.
 func Mask(fields ...string) ModelOption {
 	return modelOptionFunc(func(m *modelConfig) { m.mask = append(m.mask, fields...) })
+}
+
+// Redact records that the named fields changed and stores no part of either
+// value: Changes and Snapshot hold Redacted for a non-null value and null
+// for null, so an entry shows that the field was changed, set or cleared,
+// and nothing else. Changes are detected on the clear values. Clear values
+// that hooks or WithData put into Data or ObjectRepr are removed as for Mask
+// (a string holding one is replaced by Redacted). StateAt shows Redacted;
+// Revert and Undo refuse to restore such a field (ErrMaskedField), as its
+// value is not in the log. Redact wins over Mask for a field named in both.
+// A primary-key field cannot be redacted: Register fails with
+// ErrInvalidOption. Repeating adds fields.
+func Redact(fields ...string) ModelOption {
+	return modelOptionFunc(func(m *modelConfig) { m.redact = append(m.redact, fields...) })
 }
 
 // Label gives a field a display label (django-auditlog's mapping_fields).

@@ -73,9 +73,10 @@ type Page struct {
 // snapshot) could not be decoded. The policy, the same for every reader
 // (decodeEntries): a read that lists entries skips a corrupt row and reports
 // its ID — Find in Page.Corrupt, History in a *CorruptEntriesError returned
-// with the other entries; a read that replays entries, StateAt and Revert,
-// fails with a *CorruptEntriesError, since a state computed without the row
-// would be wrong.
+// with the other entries; a read that replays entries, StateAt, Revert and
+// Undo, fails with a *CorruptEntriesError when a row's changes or snapshot
+// are corrupt, since a state computed without the row would be wrong (they
+// do not read data).
 type CorruptEntriesError struct {
 	IDs []int64
 }

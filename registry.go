@@ -14,6 +14,7 @@ import (
 // modelConfig is what Register was told about one model.
 type modelConfig struct {
 	include, exclude, mask []string
+	redact                 []string
 	labels                 map[string]string
 	serialize              bool
 	actions                []Action // nil: create, update, delete
@@ -69,10 +70,12 @@ func (c *modelConfig) recorded() actionSet {
 
 // trackedField is one tracked column of a model.
 type trackedField struct {
-	field  *schema.Field
-	kind   valueKind
-	masked bool
-	label  string
+	field *schema.Field
+	kind  valueKind
+	// masked: the clear value is never stored (Mask or Redact); redacted:
+	// it is stored as Redacted rather than masked (Redact wins over Mask).
+	masked, redacted bool
+	label            string
 	// timeDigits is, for a time column, how many fractional digits of a
 	// value GORM sends the database is known to keep, and timeTruncates
 	// whether more are cut off (rather than rounded by a rule the plugin does
@@ -93,7 +96,7 @@ type plan struct {
 	schema    *schema.Schema
 	fields    []*trackedField
 	serialize bool
-	masks     bool // some field is masked
+	masks     bool // some field is masked or redacted
 	actions   actionSet
 
 	// Columns read from the database, and where in them the key and the
@@ -141,16 +144,8 @@ func (p *Plugin) Register(model any, opts ...ModelOption) error {
 	if len(fields) == 0 {
 		return fmt.Errorf("auditlog: register %s: %w: no field is tracked", s.Name, ErrInvalidOption)
 	}
-	for _, name := range cfg.mask {
-		if !tracks(fields, s.LookUpField(name)) {
-			return fmt.Errorf("auditlog: register %s: %w: Mask(%q) names a field that is not tracked", s.Name, ErrInvalidOption, name)
-		}
-	}
-	for _, tf := range fields {
-		if tf.masked && tf.field.PrimaryKey {
-			return fmt.Errorf("auditlog: register %s: %w: %s is masked but is part of the primary key, which ObjectPK stores in clear to name the object",
-				s.Name, ErrInvalidOption, tf.field.Name)
-		}
+	if err := checkHidden(s, fields, cfg); err != nil {
+		return fmt.Errorf("auditlog: register %s: %w", s.Name, err)
 	}
 	for name := range cfg.labels {
 		if !tracks(fields, s.LookUpField(name)) {
@@ -236,6 +231,9 @@ func (c *modelConfig) validate(s *schema.Schema) error {
 	if err := check("Mask", c.mask); err != nil {
 		return err
 	}
+	if err := check("Redact", c.redact); err != nil {
+		return err
+	}
 	if c.actions != nil && len(c.actions) == 0 {
 		return fmt.Errorf("%w: Actions() lists no action; Unregister the model instead", ErrInvalidOption)
 	}
@@ -250,6 +248,31 @@ func (c *modelConfig) validate(s *schema.Schema) error {
 		}
 		if strings.TrimSpace(label) == "" {
 			return fmt.Errorf("%w: Label(%q) is empty", ErrInvalidOption, name)
+		}
+	}
+	return nil
+}
+
+// checkHidden refuses Mask and Redact of a field that is not tracked, and
+// masking or redacting a primary-key field (ObjectPK names the object in
+// clear).
+func checkHidden(s *schema.Schema, fields []*trackedField, cfg *modelConfig) error {
+	options := []struct {
+		name  string
+		names []string
+	}{{"Mask", cfg.mask}, {"Redact", cfg.redact}}
+	for _, o := range options {
+		option := o.name
+		for _, name := range o.names {
+			if !tracks(fields, s.LookUpField(name)) {
+				return fmt.Errorf("%w: %s(%q) names a field that is not tracked", ErrInvalidOption, option, name)
+			}
+		}
+	}
+	for _, tf := range fields {
+		if tf.masked && tf.field.PrimaryKey {
+			return fmt.Errorf("%w: %s is masked or redacted but is part of the primary key, which ObjectPK stores in clear to name the object",
+				ErrInvalidOption, tf.field.Name)
 		}
 	}
 	return nil
@@ -297,11 +320,12 @@ func (p *Plugin) trackedFields(s *schema.Schema, cfg *modelConfig, caps capabili
 			}
 		}
 		tf := &trackedField{
-			field:  f,
-			kind:   kindOf(f),
-			masked: hasField(cfg.mask, f) || hasField(p.cfg.mask, f),
-			label:  f.Name,
+			field:    f,
+			kind:     kindOf(f),
+			redacted: hasField(cfg.redact, f) || hasField(p.cfg.redact, f),
+			label:    f.Name,
 		}
+		tf.masked = tf.redacted || hasField(cfg.mask, f) || hasField(p.cfg.mask, f)
 		tf.timeDigits, tf.timeTruncates = caps.storedTimeDigits(f)
 		for name, label := range cfg.labels {
 			if name == f.Name || name == f.DBName {

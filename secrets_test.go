@@ -297,10 +297,11 @@ func TestSharedDataMaskedForEveryRow(t *testing.T) {
 // another, and secrets with invalid UTF-8, which JSON stores with U+FFFD.
 func TestMaskData(t *testing.T) {
 	tests := []struct {
-		name    string
-		secrets []string
-		give    map[string]any
-		want    map[string]any // nil: nothing to mask
+		name     string
+		secrets  []string
+		redacted []string
+		give     map[string]any
+		want     map[string]any // nil: nothing to mask
 	}{
 		{
 			name:    "value, key and nested",
@@ -342,10 +343,36 @@ func TestMaskData(t *testing.T) {
 			secrets: []string{"confidential"},
 			give:    map[string]any{"k": "public"},
 		},
+		{
+			name:     "a redacted secret replaces the whole string, key or number",
+			redacted: []string{"$2a$10$hash", "123456"},
+			give:     map[string]any{"k": "hash is $2a$10$hash!", "$2a$10$hash": true, "pin": json.Number("123456"), "n": []any{"x", "123456"}},
+			want:     map[string]any{"k": Redacted, Redacted: true, "pin": Redacted, "n": []any{"x", Redacted}},
+		},
+		{
+			name:     "redacted and masked secrets together",
+			secrets:  []string{"confidential"},
+			redacted: []string{"topsecret"},
+			give:     map[string]any{"a": "confidential", "b": "topsecret confidential"},
+			want:     map[string]any{"a": "******ential", "b": Redacted},
+		},
+		{
+			name:     "a redacted secret masking leaves as it is",
+			redacted: []string{"**"},
+			give:     map[string]any{"k": "a**b"},
+			want:     map[string]any{"k": Redacted},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := maskData(tt.give, tt.secrets)
+			var secrets []secret
+			for _, s := range tt.secrets {
+				secrets = append(secrets, secret{text: s})
+			}
+			for _, s := range tt.redacted {
+				secrets = append(secrets, secret{text: s, redact: true})
+			}
+			got, err := maskData(tt.give, secrets)
 			if err != nil {
 				t.Fatal(err)
 			}

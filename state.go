@@ -2,11 +2,8 @@ package auditlog
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
-	"reflect"
-	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -21,14 +18,17 @@ import (
 // it need not still exist, nor be registered now.
 //
 // The result maps column names to values as Changes holds them (JSON types,
-// times as RFC 3339 strings); masked fields are masked. When the history
+// times as RFC 3339 strings); masked fields are masked, redacted ones
+// Redacted (or null). When the history
 // starts with the object's create entry (or a snapshot), every column tracked
 // now is present, null where no entry set it; for an object whose history
 // starts later, only the columns changed since are known.
 //
 // It returns an error wrapping ErrNoState when the object had no recorded
 // state at t (before its create entry, or after a hard delete), or a
-// *CorruptEntriesError when entries needed for the replay cannot be decoded.
+// *CorruptEntriesError when the changes or snapshot of an entry needed for
+// the replay cannot be decoded (a corrupt Data does not matter: it is not
+// read).
 // It runs one query, served by the per-object index.
 func (p *Plugin) StateAt(ctx context.Context, db *gorm.DB, obj any, t time.Time) (map[string]any, error) {
 	tx := db.Session(&gorm.Session{NewDB: true, Context: ctx})
@@ -37,7 +37,7 @@ func (p *Plugin) StateAt(ctx context.Context, db *gorm.DB, obj any, t time.Time)
 		return nil, fmt.Errorf("auditlog: state at: %w", err)
 	}
 	q := f.apply(tx.Table(p.cfg.table)).Where(clause.Lte{Column: clause.Column{Name: "created_at"}, Value: t.UTC()})
-	entries, err := readAll(q)
+	entries, err := readReplay(q)
 	if err != nil {
 		return nil, fmt.Errorf("auditlog: state at: %w", err)
 	}
@@ -51,10 +51,13 @@ func (p *Plugin) StateAt(ctx context.Context, db *gorm.DB, obj any, t time.Time)
 	return state, nil
 }
 
-// readAll reads the entries a query selects, oldest first. A corrupt row
-// fails the read: a replay without it would be wrong.
-func readAll(q *gorm.DB) ([]LogEntry, error) {
+// readReplay reads the entries a query selects, oldest first, for a replay:
+// without their Data, ActorID, RemoteAddr and CID, which a replay does not
+// need, so a corrupt Data does not fail it. A row whose Changes or Snapshot
+// is corrupt fails the read: a replay without it would be wrong.
+func readReplay(q *gorm.DB) ([]LogEntry, error) {
 	var rows []storedEntry
+	q = q.Select("id", "table_name", "object_pk", "object_repr", "action", "changes", "snapshot", "created_at")
 	if err := q.Order(entryOrder(true)).Find(&rows).Error; err != nil {
 		return nil, err
 	}
@@ -114,123 +117,4 @@ func hardDelete(e LogEntry) bool {
 		}
 	}
 	return true
-}
-
-// Revert restores the tracked fields of obj (a pointer to a registered model
-// struct with its primary key set) to their state before the entry entryID:
-// the state after every earlier entry of the object. It runs as one normal
-// audited update (db.Model(obj).Unscoped().Updates), so it writes its own
-// update entry, restores a soft-deleted row's deletion column, and changes
-// nothing when the fields already hold those values. obj's fields are updated
-// in memory as by Updates.
-//
-// It returns an error wrapping ErrEntryNotFound when the entry is not in the
-// object's history, ErrNoState when there is nothing to return to (entryID
-// created the object) or the row no longer exists, ErrMaskedField when a
-// masked field would have to change (its clear value is not in the log), or
-// ErrNotRegistered when obj's model is not tracked, or ErrInvalidModel when
-// obj is not a model.
-func (p *Plugin) Revert(ctx context.Context, db *gorm.DB, obj any, entryID int64) error {
-	tx := db.WithContext(ctx)
-	stmt := &gorm.Statement{DB: tx}
-	if err := stmt.Parse(obj); err != nil {
-		return fmt.Errorf("auditlog: revert %T: %w: %w", obj, ErrInvalidModel, err)
-	}
-	pl := p.planOf(stmt.Schema, p.capabilities(tx))
-	if pl == nil {
-		return fmt.Errorf("auditlog: revert %s: %w", stmt.Schema.Name, ErrNotRegistered)
-	}
-	read := tx.Session(&gorm.Session{NewDB: true})
-	f, err := p.compile(read, Query{Objects: obj})
-	if err != nil {
-		return fmt.Errorf("auditlog: revert: %w", err)
-	}
-	entries, err := readAll(f.apply(read.Table(p.cfg.table)))
-	if err != nil {
-		return fmt.Errorf("auditlog: revert %s: %w", stmt.Schema.Name, err)
-	}
-	at := slices.IndexFunc(entries, func(e LogEntry) bool { return e.ID == entryID })
-	if at < 0 {
-		return fmt.Errorf("%w: entry %d, %s", ErrEntryNotFound, entryID, stmt.Schema.Name)
-	}
-	target, exists, complete := replay(entries[:at])
-	if complete {
-		pl.fillNulls(target)
-	}
-	if !exists {
-		return fmt.Errorf("%w: entry %d of %s %s comes first; there is nothing before it", ErrNoState,
-			entryID, stmt.Schema.Name, entries[at].ObjectPK)
-	}
-
-	// The row as it is now, read the way the plugin reads old rows.
-	key := entries[at].ObjectPK
-	var current rowState
-	keys := identityKeys(ctx, pl.schema, reflect.ValueOf(obj))
-	err = scanRows(read, pl, rowQuery{where: []clause.Expression{keyCondition(read.Statement, pl, keys)}, unscoped: true},
-		func(r scannedRow) error { current = r.state; return nil })
-	if err != nil {
-		return fmt.Errorf("auditlog: revert %s %s: %w", stmt.Schema.Name, key, err)
-	}
-	if current == nil {
-		return fmt.Errorf("%w: %s %s no longer exists", ErrNoState, stmt.Schema.Name, key)
-	}
-
-	updates, err := pl.revertUpdates(target, current, entryID)
-	if err != nil {
-		return err
-	}
-	if len(updates) == 0 {
-		return nil
-	}
-	if err := tx.Model(obj).Unscoped().Updates(updates).Error; err != nil {
-		return fmt.Errorf("auditlog: revert %s %s: %w", stmt.Schema.Name, key, err)
-	}
-	return nil
-}
-
-// revertUpdates are the assignments that bring a row's current tracked
-// state back to target: the fields that differ, but the key and fields GORM
-// does not update. A masked field that differs fails with ErrMaskedField.
-func (pl *plan) revertUpdates(target map[string]any, current rowState, entryID int64) (map[string]any, error) {
-	updates := map[string]any{}
-	for i, tf := range pl.fields {
-		want, known := target[tf.field.DBName]
-		if !known {
-			continue
-		}
-		now := current[i]
-		if tf.masked {
-			now = maskValue(now)
-		}
-		if equalValues(now, want) {
-			continue
-		}
-		if tf.masked {
-			return nil, fmt.Errorf("%w: %s.%s changed since entry %d", ErrMaskedField, pl.schema.Name, tf.field.Name, entryID)
-		}
-		if tf.field.PrimaryKey || !tf.field.Updatable {
-			continue
-		}
-		updates[tf.field.DBName] = goValue(tf, want)
-	}
-	return updates, nil
-}
-
-// goValue turns a stored value back into a value of the field's Go type
-// where JSON can carry it (times, numbers, byte slices, JSON documents,
-// nullable types with UnmarshalJSON); otherwise the stored value is passed
-// as is for the driver to convert.
-func goValue(tf *trackedField, v any) any {
-	if v == nil {
-		return nil
-	}
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return v
-	}
-	ptr := reflect.New(tf.field.FieldType)
-	if err := json.Unmarshal(raw, ptr.Interface()); err != nil {
-		return v
-	}
-	return ptr.Elem().Interface()
 }

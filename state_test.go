@@ -190,6 +190,9 @@ func TestRevert(t *testing.T) {
 		if last.Action != ActionUpdate || last.ActorID != "admin" {
 			t.Errorf("revert entry: %s by %q", last.Action, last.ActorID)
 		}
+		if diff := cmp.Diff(JSONMap{DataRevertOf: num(itoa(ids[1]))}, last.Data); diff != "" {
+			t.Errorf("revert entry's data (-want +got):\n%s", diff)
+		}
 		del := last.Changes["deleted_at"]
 		if _, ok := del.Old.(string); !ok || del.New != nil {
 			t.Errorf("deleted_at change %v, want time → null", del)

@@ -142,12 +142,12 @@ type entryBatch struct {
 	pl      *plan
 	entries []LogEntry
 	// scrub is set when the entries may carry data (from the context or from
-	// hooks) and the model masks fields: secrets then holds the clear values
-	// of the masked fields of every row of the batch, which must appear in
-	// no entry's Data, Snapshot or ObjectRepr (a hook may copy one row's
-	// secret into another row's entry).
+	// hooks) and the model masks or redacts fields: secrets then holds the
+	// clear values of those fields in every row of the batch, which must
+	// appear in no entry's Data, Snapshot or ObjectRepr (a hook may copy one
+	// row's secret into another row's entry).
 	scrub   bool
-	secrets []string
+	secrets []secret
 }
 
 func (p *Plugin) newBatch(ctx context.Context, pl *plan) *entryBatch {
