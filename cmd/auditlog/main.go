@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	mysqldriver "github.com/go-sql-driver/mysql"
 	"github.com/gorm-auditlog/auditlog"
 	"gorm.io/driver/mysql"
 	"gorm.io/driver/postgres"
@@ -265,7 +266,11 @@ func (e *env) open(ctx context.Context) (*gorm.DB, *auditlog.Plugin, error) {
 	case "postgres":
 		dialector = postgres.Open(dsn)
 	case "mysql":
-		dialector = mysql.Open(dsn)
+		withTimes, err := mysqlDSN(dsn)
+		if err != nil {
+			return nil, nil, usagef("bad mysql DSN: %v", err)
+		}
+		dialector = mysql.Open(withTimes)
 	default:
 		return nil, nil, usagef("unknown -driver %q: want sqlite, postgres or mysql", driver)
 	}
@@ -289,6 +294,17 @@ func (e *env) open(ctx context.Context) (*gorm.DB, *auditlog.Plugin, error) {
 		return nil, nil, fmt.Errorf("log table %q does not exist (see -table)", e.table)
 	}
 	return db, auditlog.New(auditlog.WithTable(e.table)), nil
+}
+
+// mysqlDSN is dsn with parseTime=true, which the log's time columns need
+// (without it the driver returns them as bytes); the other settings stay.
+func mysqlDSN(dsn string) (string, error) {
+	cfg, err := mysqldriver.ParseDSN(dsn)
+	if err != nil {
+		return "", err
+	}
+	cfg.ParseTime = true
+	return cfg.FormatDSN(), nil
 }
 
 // closeDB closes the database's connections.
