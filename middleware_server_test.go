@@ -169,11 +169,13 @@ func FuzzMiddlewareHeaders(f *testing.F) {
 		if !validCID(got.CID, defaultMaxCIDLength) || got.RespCID != got.CID {
 			t.Errorf("CID %q, response header %q: want one valid id", got.CID, got.RespCID)
 		}
-		if validCID(cid, defaultMaxCIDLength) && got.CID != cid {
-			t.Errorf("valid incoming CID %q replaced by %q", cid, got.CID)
+		peer, ok := peerAddr(remoteAddr)
+		fromProxy := ok && slices.ContainsFunc(trusted, func(p netip.Prefix) bool { return p.Contains(peer) })
+		if fromProxy && validCID(cid, defaultMaxCIDLength) && got.CID != cid {
+			t.Errorf("valid incoming CID %q from trusted proxy %q replaced by %q", cid, remoteAddr, got.CID)
 		}
-		if !validCID(cid, defaultMaxCIDLength) && !isGeneratedCID(got.CID) {
-			t.Errorf("invalid incoming CID %q kept as %q", cid, got.CID)
+		if (!fromProxy || !validCID(cid, defaultMaxCIDLength)) && !isGeneratedCID(got.CID) {
+			t.Errorf("incoming CID %q from %q kept as %q: want a generated id", cid, remoteAddr, got.CID)
 		}
 	})
 }
