@@ -178,16 +178,7 @@ func (m *JSONMap) Scan(src any) error {
 		*m = nil
 		return err
 	}
-	v, err := parseJSON(raw)
-	if err != nil {
-		return fmt.Errorf("auditlog: json object: %w", err)
-	}
-	obj, ok := v.(map[string]any)
-	if !ok && v != nil {
-		return fmt.Errorf("auditlog: json object: got %T", v)
-	}
-	*m = obj
-	return nil
+	return m.UnmarshalJSON(raw)
 }
 
 // GormDataType tells GORM the column holds JSON.
