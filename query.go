@@ -33,6 +33,10 @@ type Query struct {
 	// Table selects the entries of a table by name, for callers without the
 	// Go type (the command-line tool). It must agree with Model if both are set.
 	Table string
+	// Tables selects the entries of any of these tables (the web view's
+	// several models, or the tables a viewer may see). With Table or Model
+	// too, an entry must match both.
+	Tables []string
 	// Objects selects the entries of these objects: pointers to structs of
 	// one model with their primary keys set, or a pointer to a slice of them.
 	// Model may be left out.
@@ -47,6 +51,11 @@ type Query struct {
 	// Since and Until bound CreatedAt: Since <= CreatedAt < Until. A zero
 	// time leaves that side open.
 	Since, Until time.Time
+	// ReprContains selects entries whose ObjectRepr contains this text,
+	// ignoring case (ASCII letters on SQLite; the collation's rules on
+	// MySQL). It is a LIKE '%...%' over the rows the other filters find:
+	// no index serves it, so pair it with a filter that narrows the rows.
+	ReprContains string
 	// Field selects entries whose Changes include this field (a Go field name
 	// or column of Model, or a column of Table).
 	Field string
@@ -206,7 +215,7 @@ func (p *Plugin) compile(tx *gorm.DB, q Query) (*filters, error) {
 	// which order, so that a cursor cannot be replayed on another query.
 	h := fnv.New64a()
 	enc := json.NewEncoder(h)
-	_ = enc.Encode([]any{p.cfg.table, table, pks, q.Actors, q.Actions, q.CID,
+	_ = enc.Encode([]any{p.cfg.table, table, q.Tables, q.ReprContains, pks, q.Actors, q.Actions, q.CID,
 		q.Since.UTC().Format(time.RFC3339Nano), q.Until.UTC().Format(time.RFC3339Nano), column, q.Oldest})
 	f.fingerprint = h.Sum64()
 	return f, nil
@@ -284,6 +293,9 @@ func (f *filters) addConditions(caps capabilities, q Query, table string, pks []
 	if table != "" {
 		f.conds = append(f.conds, caps.textIn("table_name", []string{table}))
 	}
+	if len(q.Tables) > 0 {
+		f.conds = append(f.conds, caps.textIn("table_name", q.Tables))
+	}
 	if len(pks) > 0 {
 		f.conds = append(f.conds, caps.textIn("object_pk", pks))
 	}
@@ -304,6 +316,9 @@ func (f *filters) addConditions(caps capabilities, q Query, table string, pks []
 	}
 	if column != "" {
 		f.conds = append(f.conds, caps.changedField(column))
+	}
+	if q.ReprContains != "" {
+		f.conds = append(f.conds, caps.contains("object_repr", q.ReprContains))
 	}
 }
 
