@@ -86,3 +86,53 @@ func TestStateAtKey(t *testing.T) {
 		}
 	})
 }
+
+// TestFindPrev pages forward two entries at a time, then back with
+// Page.Prev: each page back is the page seen before, in the same order.
+func TestFindPrev(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		p := seedHistory(t, db)
+		ctx := context.Background()
+		for _, oldest := range []bool{false, true} {
+			var pages [][]string
+			q := Query{Oldest: oldest, Limit: 2}
+			page, err := p.Find(ctx, db, q)
+			if err != nil || page.Prev != "" {
+				t.Fatalf("first page: %v, prev %q", err, page.Prev)
+			}
+			pages = append(pages, labels(page.Entries))
+			for page.Next != "" {
+				q.Cursor = page.Next
+				if page, err = p.Find(ctx, db, q); err != nil {
+					t.Fatal(err)
+				}
+				pages = append(pages, labels(page.Entries))
+			}
+			for i := len(pages) - 2; i >= 0; i-- {
+				if page.Prev == "" {
+					t.Fatalf("oldest=%v: no Prev on page %d", oldest, i+1)
+				}
+				q.Cursor = page.Prev
+				if page, err = p.Find(ctx, db, q); err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(pages[i], labels(page.Entries)); diff != "" {
+					t.Errorf("oldest=%v page %d back (-want +got):\n%s", oldest, i, diff)
+				}
+				if page.Next == "" {
+					t.Errorf("oldest=%v page %d back: no Next", oldest, i)
+				}
+			}
+			if page.Prev != "" {
+				t.Errorf("oldest=%v: Prev %q on the first page reached back", oldest, page.Prev)
+			}
+		}
+		page, err := p.Find(ctx, db, Query{IDs: []int64{2, 4}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"update items 1 bob", "create items 2 alice"}, labels(page.Entries)); diff != "" {
+			t.Errorf("IDs (-want +got):\n%s", diff)
+		}
+	})
+}
