@@ -73,7 +73,7 @@ func pagerOf(base string, f filter, pg auditlog.Page) pager {
 
 // historyData is the site history page.
 type historyData struct {
-	Page page
+	Page    page
 	F       filter
 	Choices choices
 	Rows    []row

@@ -51,7 +51,7 @@ func (s *server) changes(e auditlog.LogEntry) []changeView {
 
 // timelineData is an object's timeline page.
 type timelineData struct {
-	Page page
+	Page    page
 	F       filter
 	Table   string
 	PK      string
@@ -118,7 +118,7 @@ func (s *server) entryByID(r *http.Request, acc Access) (auditlog.LogEntry, erro
 
 // entryData is an entry's detail page.
 type entryData struct {
-	Page page
+	Page     page
 	Row      row
 	Changes  []changeView
 	Data     string
@@ -146,7 +146,7 @@ func (s *server) entry(w http.ResponseWriter, r *http.Request, acc Access) error
 
 // stateData is the state of an object at one of its entries.
 type stateData struct {
-	Page page
+	Page   page
 	Row    row
 	Gone   bool
 	Fields []stateField
@@ -176,4 +176,3 @@ func (s *server) state(w http.ResponseWriter, r *http.Request, acc Access) error
 	slices.SortFunc(d.Fields, func(a, b stateField) int { return strings.Compare(a.Name, b.Name) })
 	return s.render(w, r, http.StatusOK, "state.html", d)
 }
-

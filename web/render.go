@@ -89,7 +89,7 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, status int, msg st
 		fmt.Fprintln(w, inert(msg))
 	default:
 		data := struct {
-			Page page
+			Page    page
 			Status  int
 			Message string
 		}{page{Title: http.StatusText(status), Home: "./"}, status, msg}
