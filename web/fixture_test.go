@@ -155,3 +155,11 @@ func newHandler(t *testing.T, p *auditlog.Plugin, db *gorm.DB, opts ...Option) h
 
 // entryLinks counts the entry rows of an HTML page.
 func entryLinks(body string) int { return strings.Count(body, `title="Entry `) }
+
+func httptestRequest(path string) *http.Request { return httptest.NewRequest(http.MethodGet, path, nil) }
+
+func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	return rec
+}
