@@ -52,8 +52,8 @@ const hostile = `<script>document.title="pwned"</script>"><img src=x onerror="do
 
 // longNote and longNote2 differ in one word: their change gets a word diff.
 const (
-	longNote  = "The quick brown fox jumps over the lazy dog and keeps running far beyond the hills of the valley."
-	longNote2 = "The quick brown fox leaps over the lazy dog and keeps running far beyond the hills of the valley."
+	longNote  = "The quick brown fox jumps over the lazy dog and keeps running far beyond the hills of the valley, past the river, the mill and the old stone bridge."
+	longNote2 = "The quick brown fox leaps over the lazy dog and keeps running far beyond the hills of the valley, past the river, the mill and the old stone bridge."
 )
 
 // seed writes this history (IDs in order):
@@ -156,7 +156,9 @@ func newHandler(t *testing.T, p *auditlog.Plugin, db *gorm.DB, opts ...Option) h
 // entryLinks counts the entry rows of an HTML page.
 func entryLinks(body string) int { return strings.Count(body, `title="Entry `) }
 
-func httptestRequest(path string) *http.Request { return httptest.NewRequest(http.MethodGet, path, nil) }
+func httptestRequest(path string) *http.Request {
+	return httptest.NewRequest(http.MethodGet, path, nil)
+}
 
 func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()

@@ -55,12 +55,12 @@ func wordDiff(old, new string) []diffPart {
 		case i < len(a) && j < len(b) && a[i] == b[j]:
 			add(0, a[i])
 			i, j = i+1, j+1
-		case j < len(b) && (i == len(a) || lcs[i*w+j+1] >= lcs[(i+1)*w+j]):
-			add(1, b[j])
-			j++
-		default:
+		case i < len(a) && (j == len(b) || lcs[(i+1)*w+j] >= lcs[i*w+j+1]):
 			add(-1, a[i])
 			i++
+		default:
+			add(1, b[j])
+			j++
 		}
 	}
 	return parts
