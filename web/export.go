@@ -80,11 +80,14 @@ func (s *server) export(w http.ResponseWriter, r *http.Request, acc Access, ext,
 				return s.abort(r, err)
 			}
 		}
-		if err := flush(); err != nil || pg.Next == "" {
+		if err := flush(); err != nil {
 			return s.abort(r, err)
 		}
 		if fl, ok := w.(http.Flusher); ok {
 			fl.Flush()
+		}
+		if pg.Next == "" {
+			return nil
 		}
 		f.Cursor = pg.Next
 		if pg, err = s.find(r.Context(), f, acc, exportPage); err != nil {
