@@ -40,24 +40,7 @@ func TestAuthorization(t *testing.T) {
 				t.Errorf("history reveals %q", hidden)
 			}
 		}
-		tests := []struct {
-			name, path string
-			code       int
-		}{
-			{name: "hidden table in the filter", path: "/?model=customers", code: http.StatusBadRequest},
-			{name: "hidden table in the api", path: "/api/entries?model=customers", code: http.StatusBadRequest},
-			{name: "hidden entry", path: "/entry?id=5", code: http.StatusNotFound},
-			{name: "hidden action's entry", path: "/entry?id=4", code: http.StatusNotFound},
-			{name: "hidden entry's state", path: "/state?id=7", code: http.StatusNotFound},
-			{name: "missing entry", path: "/entry?id=99", code: http.StatusNotFound},
-			{name: "visible entry", path: "/entry?id=3", code: http.StatusOK},
-			{name: "hidden timeline", path: "/object?model=customers&pk=1", code: http.StatusBadRequest},
-		}
-		for _, tt := range tests {
-			if code, body, _ := get(t, h, tt.path); code != tt.code {
-				t.Errorf("%s: %d, want %d: %s", tt.name, code, tt.code, body)
-			}
-		}
+		checkHiddenStatus(t, h)
 		// Filtering on a hidden action gives nothing, not an error.
 		if ids, _ := apiIDs(t, h, "action=delete"); len(ids) != 0 {
 			t.Errorf("hidden action filter: %v", ids)
@@ -77,6 +60,30 @@ func TestAuthorization(t *testing.T) {
 			}
 		}
 	})
+}
+
+// checkHiddenStatus: entries, states and timelines outside the viewer's
+// Access answer as if they did not exist.
+func checkHiddenStatus(t *testing.T, h http.Handler) {
+	t.Helper()
+	tests := []struct {
+		name, path string
+		code       int
+	}{
+		{name: "hidden table in the filter", path: "/?model=customers", code: http.StatusBadRequest},
+		{name: "hidden table in the api", path: "/api/entries?model=customers", code: http.StatusBadRequest},
+		{name: "hidden entry", path: "/entry?id=5", code: http.StatusNotFound},
+		{name: "hidden action's entry", path: "/entry?id=4", code: http.StatusNotFound},
+		{name: "hidden entry's state", path: "/state?id=7", code: http.StatusNotFound},
+		{name: "missing entry", path: "/entry?id=99", code: http.StatusNotFound},
+		{name: "visible entry", path: "/entry?id=3", code: http.StatusOK},
+		{name: "hidden timeline", path: "/object?model=customers&pk=1", code: http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		if code, body, _ := get(t, h, tt.path); code != tt.code {
+			t.Errorf("%s: %d, want %d: %s", tt.name, code, tt.code, body)
+		}
+	}
 }
 
 func TestAccessRestrict(t *testing.T) {

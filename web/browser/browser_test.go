@@ -132,97 +132,108 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 func TestBrowser(t *testing.T) {
 	ctx := newBrowser(t)
 	base := server(t)
+	for _, step := range []struct {
+		name string
+		fn   func(t *testing.T, ctx context.Context, base string)
+	}{
+		{"filter by actor", testFilterByActor},
+		{"open a timeline and follow a cid", testTimelineAndCID},
+		{"page forward and back", testPaging},
+		{"download an export", testDownload},
+		{"keyboard navigation", testKeyboard},
+		{"hostile value does not execute", testHostile},
+	} {
+		t.Run(step.name, func(t *testing.T) { step.fn(t, ctx, base) })
+	}
+}
 
-	t.Run("filter by actor", func(t *testing.T) {
-		open(t, ctx, base)
-		screenshot(t, ctx, "history")
-		do(t, ctx, chromedp.SetValue(chromedp.CSS("#actor"), "bob"))
-		clickNav(t, ctx, "#apply")
-		actors := texts(t, ctx, "table.entries tbody td:nth-child(5)")
-		if len(actors) != 10 {
-			t.Fatalf("%d rows, want a full page of 10", len(actors))
+func testFilterByActor(t *testing.T, ctx context.Context, base string) {
+	open(t, ctx, base)
+	screenshot(t, ctx, "history")
+	do(t, ctx, chromedp.SetValue(chromedp.CSS("#actor"), "bob"))
+	clickNav(t, ctx, "#apply")
+	actors := texts(t, ctx, "table.entries tbody td:nth-child(5)")
+	if len(actors) != 10 {
+		t.Fatalf("%d rows, want a full page of 10", len(actors))
+	}
+	for _, a := range actors {
+		if a != "bob" {
+			t.Errorf("actor %q in a page filtered by bob", a)
 		}
-		for _, a := range actors {
-			if a != "bob" {
-				t.Errorf("actor %q in a page filtered by bob", a)
-			}
-		}
-	})
+	}
+}
 
-	t.Run("open a timeline and follow a cid", func(t *testing.T) {
-		open(t, ctx, base+"?model=invoices")
-		clickNav(t, ctx, "a.object")
-		if h1 := get(t, ctx, chromedp.Text(chromedp.CSS("h1"))); !strings.Contains(h1, "Invoice 2026-") {
-			t.Errorf("timeline heading %q", h1)
+func testTimelineAndCID(t *testing.T, ctx context.Context, base string) {
+	open(t, ctx, base+"?model=invoices")
+	clickNav(t, ctx, "a.object")
+	if h1 := get(t, ctx, chromedp.Text(chromedp.CSS("h1"))); !strings.Contains(h1, "Invoice 2026-") {
+		t.Errorf("timeline heading %q", h1)
+	}
+	screenshot(t, ctx, "timeline")
+	clickNav(t, ctx, "ol.timeline a.cid")
+	loc := get(t, ctx, chromedp.Location())
+	cids := texts(t, ctx, "table.entries a.cid")
+	if !strings.Contains(loc, "cid=req-") || len(cids) == 0 {
+		t.Fatalf("at %s, cids %q", loc, cids)
+	}
+	for _, c := range cids {
+		if !strings.HasSuffix(loc, "cid="+c) {
+			t.Errorf("cid %q on the page of %s", c, loc)
 		}
-		screenshot(t, ctx, "timeline")
-		clickNav(t, ctx, "ol.timeline a.cid")
-		loc := get(t, ctx, chromedp.Location())
-		cids := texts(t, ctx, "table.entries a.cid")
-		if !strings.Contains(loc, "cid=req-") || len(cids) == 0 {
-			t.Fatalf("at %s, cids %q", loc, cids)
-		}
-		for _, c := range cids {
-			if !strings.HasSuffix(loc, "cid="+c) {
-				t.Errorf("cid %q on the page of %s", c, loc)
-			}
-		}
-	})
+	}
+}
 
-	t.Run("page forward and back", func(t *testing.T) {
-		open(t, ctx, base)
-		first := texts(t, ctx, "table.entries td:first-child a")
-		clickNav(t, ctx, "#older")
-		second := texts(t, ctx, "table.entries td:first-child a")
-		clickNav(t, ctx, "#newer")
-		back := texts(t, ctx, "table.entries td:first-child a")
-		if len(second) != 10 || first[0] == second[0] {
-			t.Errorf("second page %q after %q", second, first)
-		}
-		if strings.Join(back, "|") != strings.Join(first, "|") {
-			t.Errorf("back to %q, want %q", back, first)
-		}
-	})
+func testPaging(t *testing.T, ctx context.Context, base string) {
+	open(t, ctx, base)
+	first := texts(t, ctx, "table.entries td:first-child a")
+	clickNav(t, ctx, "#older")
+	second := texts(t, ctx, "table.entries td:first-child a")
+	clickNav(t, ctx, "#newer")
+	back := texts(t, ctx, "table.entries td:first-child a")
+	if len(second) != 10 || first[0] == second[0] {
+		t.Errorf("second page %q after %q", second, first)
+	}
+	if strings.Join(back, "|") != strings.Join(first, "|") {
+		t.Errorf("back to %q, want %q", back, first)
+	}
+}
 
-	t.Run("download an export", func(t *testing.T) { testDownload(t, ctx, base) })
-
-	t.Run("keyboard navigation", func(t *testing.T) {
-		open(t, ctx, base)
+func testKeyboard(t *testing.T, ctx context.Context, base string) {
+	open(t, ctx, base)
+	do(t, ctx, chromedp.KeyEvent(kb.Tab))
+	if focused := get(t, ctx, chromedp.Evaluate[string](`document.activeElement.textContent`)); focused != "Skip to content" {
+		t.Errorf("first Tab focuses %q, want the skip link", focused)
+	}
+	// Tab on to the Older link and follow it with Enter.
+	focused := ""
+	for i := 0; i < 80 && focused != "older"; i++ {
 		do(t, ctx, chromedp.KeyEvent(kb.Tab))
-		if focused := get(t, ctx, chromedp.Evaluate[string](`document.activeElement.textContent`)); focused != "Skip to content" {
-			t.Errorf("first Tab focuses %q, want the skip link", focused)
-		}
-		// Tab on to the Older link and follow it with Enter.
-		focused := ""
-		for i := 0; i < 80 && focused != "older"; i++ {
-			do(t, ctx, chromedp.KeyEvent(kb.Tab))
-			focused = get(t, ctx, chromedp.Evaluate[string](`document.activeElement.id`))
-		}
-		if focused != "older" {
-			t.Fatal("Tab never reached the Older link")
-		}
-		before := get(t, ctx, chromedp.Location())
-		do(t, ctx, chromedp.KeyEvent(kb.Enter))
-		waitNav(t, ctx, before)
-		if loc := get(t, ctx, chromedp.Location()); !strings.Contains(loc, "cursor=") {
-			t.Errorf("Enter on Older went to %s", loc)
-		}
-	})
+		focused = get(t, ctx, chromedp.Evaluate[string](`document.activeElement.id`))
+	}
+	if focused != "older" {
+		t.Fatal("Tab never reached the Older link")
+	}
+	before := get(t, ctx, chromedp.Location())
+	do(t, ctx, chromedp.KeyEvent(kb.Enter))
+	waitNav(t, ctx, before)
+	if loc := get(t, ctx, chromedp.Location()); !strings.Contains(loc, "cursor=") {
+		t.Errorf("Enter on Older went to %s", loc)
+	}
+}
 
-	t.Run("hostile value does not execute", func(t *testing.T) {
-		for _, path := range []string{"", "?q=script", "object?model=customers&pk=1", "entry?id=40", "state?id=40"} {
-			open(t, ctx, base+path)
-			if get(t, ctx, chromedp.Evaluate[bool](`window.__pwned !== undefined`)) || get(t, ctx, chromedp.Title()) == "pwned" {
-				t.Errorf("%s: the hostile value ran", path)
-			}
-			if text := get(t, ctx, chromedp.Text(chromedp.CSS("main"))); !strings.Contains(text, "<script>window.__pwned=1") {
-				t.Errorf("%s: the hostile value is not shown as text", path)
-			}
-			if path == "entry?id=40" {
-				screenshot(t, ctx, "entry")
-			}
+func testHostile(t *testing.T, ctx context.Context, base string) {
+	for _, path := range []string{"", "?q=script", "object?model=customers&pk=1", "entry?id=40", "state?id=40"} {
+		open(t, ctx, base+path)
+		if get(t, ctx, chromedp.Evaluate[bool](`window.__pwned !== undefined`)) || get(t, ctx, chromedp.Title()) == "pwned" {
+			t.Errorf("%s: the hostile value ran", path)
 		}
-	})
+		if text := get(t, ctx, chromedp.Text(chromedp.CSS("main"))); !strings.Contains(text, "<script>window.__pwned=1") {
+			t.Errorf("%s: the hostile value is not shown as text", path)
+		}
+		if path == "entry?id=40" {
+			screenshot(t, ctx, "entry")
+		}
+	}
 }
 
 // testDownload clicks the CSV export of a filter and reads the file the
