@@ -9,7 +9,7 @@ import (
 
 // choiceWindow is how many of the latest visible entries the filter choices
 // are read from.
-const choiceWindow = 200
+const choiceWindow = 100
 
 // choices are the values the filter form offers, only ones the viewer may
 // see: the tables of Tables and Access, the actors, and the built-in
