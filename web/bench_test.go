@@ -54,7 +54,7 @@ func BenchmarkPages(b *testing.B) {
 	}{
 		{"site_history", func(int) string { return "/" }},
 		{"site_history_actor", func(i int) string { return "/?actor=user-" + strconv.Itoa(i%1000) }},
-		{"site_history_page_2", func(int) string { return "/?model=items&action=update" }},
+		{"site_history_model_action", func(int) string { return "/?model=items&action=update" }},
 		{"object_timeline", func(i int) string { return "/object?model=items&pk=" + strconv.Itoa((i*7919)%objects) }},
 		{"api_100", func(int) string { return "/api/entries?limit=100" }},
 		{"cid", func(i int) string { return "/?cid=req-" + strconv.Itoa((i*31)%(n/10)) }},
