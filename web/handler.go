@@ -56,7 +56,9 @@ type route func(s *server, w http.ResponseWriter, r *http.Request, acc Access) e
 
 // Handler returns the history view and JSON API of p's log in db, read-only.
 // It is mountable under any prefix ending in "/": http.StripPrefix("/audit",
-// h) on "/audit/", or chi's Mount; every link it writes is relative.
+// h) on "/audit/", a ServeMux pattern "/audit/" or chi's Mount("/audit", h),
+// with or without the prefix stripped: it routes on the end of the path and
+// every link it writes is relative. Link to the prefix with its slash.
 //
 // Pages: "/" the site history, "/object?model=T&pk=K" one object's
 // timeline, "/entry?id=N" one entry, "/state?id=N" the object's state at an
@@ -100,22 +102,27 @@ func Handler(p *auditlog.Plugin, db *gorm.DB, opts ...Option) (http.Handler, err
 	return &server{p: p, db: db, cfg: cfg, tmpl: tmpl, css: css}, nil
 }
 
-func (s *server) routes(path string) (route, bool) {
-	switch path {
-	case "/":
-		return (*server).history, true
-	case "/object":
-		return (*server).timeline, true
-	case "/entry":
-		return (*server).entry, true
-	case "/state":
-		return (*server).state, true
-	case "/export.csv":
-		return (*server).exportCSV, true
-	case "/export.jsonl":
-		return (*server).exportJSONL, true
-	case "/api/entries":
-		return (*server).api, true
+// routeOf is the page of a path, found by the end of the path: it routes on
+// the last segments of the path, so that it works whether the prefix it is
+// mounted under was stripped (http.StripPrefix) or not (chi's Mount, a
+// ServeMux pattern "/audit/"); every link it writes is relative.
+func routeOf(path string) (route, bool) {
+	pages := []struct {
+		name string
+		rt   route
+	}{
+		{"/api/entries", (*server).api},
+		{"/object", (*server).timeline},
+		{"/entry", (*server).entry},
+		{"/state", (*server).state},
+		{"/export.csv", (*server).exportCSV},
+		{"/export.jsonl", (*server).exportJSONL},
+		{"/", (*server).history},
+	}
+	for _, pg := range pages {
+		if strings.HasSuffix(path, pg.name) {
+			return pg.rt, true
+		}
 	}
 	return nil, false
 }
@@ -129,8 +136,8 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusMethodNotAllowed, "method not allowed: this view is read-only")
 		return
 	}
-	switch r.URL.Path {
-	case "":
+	switch {
+	case r.URL.Path == "":
 		// Mounted without its trailing slash: relative links need one.
 		u, err := url.ParseRequestURI(r.RequestURI)
 		if err != nil || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
@@ -140,13 +147,13 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		u.Path += "/"
 		http.Redirect(w, r, u.RequestURI(), http.StatusMovedPermanently)
 		return
-	case "/style.css":
+	case strings.HasSuffix(r.URL.Path, "/style.css"):
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		w.Write(s.css)
 		return
 	}
-	rt, ok := s.routes(r.URL.Path)
+	rt, ok := routeOf(r.URL.Path)
 	if !ok {
 		s.fail(w, r, http.StatusNotFound, "not found")
 		return

@@ -218,3 +218,21 @@ func TestMounted(t *testing.T) {
 		t.Errorf("absolute link in a mounted page")
 	}
 }
+
+// TestMountedUnstripped: behind a router that passes the whole path (chi's
+// Mount, a ServeMux pattern), the pages route on the end of the path.
+func TestMountedUnstripped(t *testing.T) {
+	db := openTestDB(t, "sqlite")
+	p := seed(t, db)
+	mux := http.NewServeMux()
+	mux.Handle("/admin/audit/", newHandler(t, p, db, AllowAll()))
+	for _, path := range []string{"/admin/audit/", "/admin/audit/object?model=invoices&pk=1", "/admin/audit/entry?id=1",
+		"/admin/audit/style.css", "/admin/audit/api/entries", "/admin/audit/export.jsonl"} {
+		if code, body, _ := get(t, mux, path); code != http.StatusOK {
+			t.Errorf("%s: %d %.200s", path, code, body)
+		}
+	}
+	if code, _, _ := get(t, mux, "/admin/audit/nope"); code != http.StatusNotFound {
+		t.Errorf("unknown page: %d", code)
+	}
+}
