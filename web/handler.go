@@ -140,7 +140,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "":
 		// Mounted without its trailing slash: relative links need one.
 		u, err := url.ParseRequestURI(r.RequestURI)
-		if err != nil || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
+		if err != nil || !localPath(u.Path) {
 			s.fail(w, r, http.StatusNotFound, "not found")
 			return
 		}
@@ -166,6 +166,12 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := rt(s, w, r, acc); err != nil {
 		s.failErr(w, r, err)
 	}
+}
+
+// localPath reports whether a redirect to path stays on this host: it
+// starts with one "/" (browsers read "//" and "/\" as another host).
+func localPath(path string) bool {
+	return strings.HasPrefix(path, "/") && !strings.HasPrefix(path, "//") && !strings.HasPrefix(path, "/\\")
 }
 
 // notFound is an entry the viewer may not see or that does not exist.

@@ -52,3 +52,11 @@ func TestInert(t *testing.T) {
 		}
 	}
 }
+
+func TestLocalPath(t *testing.T) {
+	for path, want := range map[string]bool{"/audit": true, "/": true, "//evil.example": false, `/\evil.example`: false, "audit": false, "": false} {
+		if got := localPath(path); got != want {
+			t.Errorf("localPath(%q) = %v, want %v", path, got, want)
+		}
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gorm-auditlog/auditlog/web"
@@ -99,8 +101,10 @@ func requireToken(token string, next http.Handler) http.Handler {
 			http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: token, Path: "/", HttpOnly: true,
 				SameSite: http.SameSiteStrictMode})
 			q.Del("token")
-			u := *r.URL
-			u.RawQuery = q.Encode()
+			u := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
+			if strings.HasPrefix(u.Path, "//") || strings.HasPrefix(u.Path, "/\\") || !strings.HasPrefix(u.Path, "/") {
+				u.Path = "/" // never a redirect to another host
+			}
 			http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
 			return
 		}

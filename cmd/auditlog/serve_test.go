@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -136,5 +138,19 @@ func TestServeFlags(t *testing.T) {
 	r = runCLI(t, nil, "serve", "-h")
 	if !strings.Contains(r.stderr, "127.0.0.1:8080") {
 		t.Errorf("serve -h does not show the loopback default:\n%s", r.stderr)
+	}
+}
+
+// TestRequireTokenRedirect: the token URL's redirect stays on the host.
+func TestRequireTokenRedirect(t *testing.T) {
+	h := requireToken("secret", http.NotFoundHandler())
+	for _, target := range []string{"//evil.example/?token=secret", "/%5Cevil.example/?token=secret"} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/", nil)
+		req.URL, _ = url.ParseRequestURI(target)
+		h.ServeHTTP(rec, req)
+		if loc := rec.Header().Get("Location"); rec.Code != http.StatusSeeOther || loc != "/" {
+			t.Errorf("%s: %d to %q", target, rec.Code, loc)
+		}
 	}
 }
