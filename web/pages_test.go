@@ -235,4 +235,7 @@ func TestMountedUnstripped(t *testing.T) {
 	if code, _, _ := get(t, mux, "/admin/audit/nope"); code != http.StatusNotFound {
 		t.Errorf("unknown page: %d", code)
 	}
+	if code, body, _ := get(t, mux, "/admin/audit/api/entries?since=x"); code != http.StatusBadRequest || !strings.HasPrefix(body, "{") {
+		t.Errorf("API error not JSON: %d %s", code, body)
+	}
 }

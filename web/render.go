@@ -81,9 +81,9 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 // error.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	switch {
-	case strings.HasPrefix(r.URL.Path, "/api/"):
+	case strings.Contains(r.URL.Path, "/api/"):
 		writeJSON(w, r, status, map[string]string{"error": msg})
-	case strings.HasPrefix(r.URL.Path, "/export."):
+	case strings.Contains(r.URL.Path, "/export."):
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(status)
 		fmt.Fprintln(w, inert(msg))
