@@ -134,6 +134,10 @@ func (s *server) entry(w http.ResponseWriter, r *http.Request, acc Access) error
 		return err
 	}
 	d := entryData{Row: s.row(e), Changes: s.changes(e), Raw: prettyJSON(e)}
+	for i := range d.Changes { // the detail shows values whole
+		c := &d.Changes[i]
+		c.Old, c.New, c.Cut = c.FullOld, c.FullNew, false
+	}
 	d.Page = page{Title: "Entry " + strconv.FormatInt(e.ID, 10), Home: "./"}
 	if e.Data != nil {
 		d.Data = prettyJSON(e.Data)

@@ -179,6 +179,10 @@ func TestTimelineEntryState(t *testing.T) {
 		if !strings.Contains(body, `id="e4"`) || !strings.Contains(body, `id="e2"`) {
 			t.Errorf("deleted invoice 2 lost its timeline")
 		}
+		_, body, _ = get(t, h, "/entry?id=3")
+		if strings.Contains(body, "Show all") || !strings.Contains(body, "the old stone bridge.&#34;</bdi></td>") {
+			t.Errorf("entry 3 does not show its values whole")
+		}
 		_, body, _ = get(t, h, "/entry?id=7")
 		for _, want := range []string{`&#34;to&#34;: &#34;a@example.com&#34;`, `&#34;action&#34;: &#34;invoice.sent&#34;`, `<h2>Snapshot</h2>`} {
 			if !strings.Contains(body, want) {
