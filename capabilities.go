@@ -205,6 +205,17 @@ func (c capabilities) textIn(column string, values []string) clause.Expression {
 	return clause.And(cond, clause.Expr{SQL: "CAST(? AS BINARY) IN ?", Vars: []any{col, vals}})
 }
 
+// contains is the condition that a text column of the log contains text,
+// ignoring case: LOWER(column) LIKE LOWER(pattern), with the pattern's
+// wildcards escaped by '!' (not a backslash, which MySQL's string literals
+// would themselves unescape). LOWER folds ASCII letters only on SQLite; on
+// PostgreSQL and MySQL it follows the database's locale or collation.
+func (c capabilities) contains(column, text string) clause.Expression {
+	escaped := strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(text)
+	return clause.Expr{SQL: "LOWER(?) LIKE LOWER(?) ESCAPE '!'",
+		Vars: []any{clause.Column{Name: column}, "%" + escaped + "%"}}
+}
+
 // timeBound is t as a bound of a comparison with a stored time, rounded up
 // to what the driver sends: pgx and MySQL's protocol carry microseconds and
 // drop finer digits, so a bound of 12:00:00.0000001 would arrive as

@@ -98,9 +98,10 @@
 //
 // # Reading the log
 //
-// Plugin.History returns one object's entries; Plugin.Find filters by model,
-// objects, actors, actions, correlation id, time and changed field, a page at
-// a time with a keyset cursor. LogEntry.ChangesString and
+// Plugin.History returns one object's entries; Plugin.Find filters by model
+// (or several tables), objects, entry IDs, actors, actions, correlation id,
+// time, changed field and text in the object's repr, a page at a time with
+// keyset cursors forward (Page.Next) and back (Page.Prev). LogEntry.ChangesString and
 // Plugin.DisplayChanges render changes for people, one way: changes named by
 // column (or their Label), values as JSON text (strings quoted, so null, ""
 // and "null" read differently), JSON objects key by key. json.Marshal(entry)
@@ -108,7 +109,8 @@
 // UTC with nanoseconds), used by exports. Plugin.StateAt rebuilds an
 // object's fields at a point in time; Plugin.Revert restores them as an
 // audited update. Plugin.Purge enforces retention in bounded batches. The
-// command cmd/auditlog does the same from a shell.
+// command cmd/auditlog does the same from a shell; package web is a
+// read-only history view and JSON API for admins (auditlog serve serves it).
 //
 // # Transactions
 //

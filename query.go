@@ -2,8 +2,6 @@ package auditlog
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -33,10 +31,16 @@ type Query struct {
 	// Table selects the entries of a table by name, for callers without the
 	// Go type (the command-line tool). It must agree with Model if both are set.
 	Table string
+	// Tables selects the entries of any of these tables (the web view's
+	// several models, or the tables a viewer may see). With Table or Model
+	// too, an entry must match both.
+	Tables []string
 	// Objects selects the entries of these objects: pointers to structs of
 	// one model with their primary keys set, or a pointer to a slice of them.
 	// Model may be left out.
 	Objects any
+	// IDs selects entries by their LogEntry.ID (the primary key).
+	IDs []int64
 	// ObjectPKs selects objects of Model or Table by their LogEntry.ObjectPK text.
 	ObjectPKs []string
 	// Actors, Actions: entries by any of these actors, of any of these actions.
@@ -47,6 +51,11 @@ type Query struct {
 	// Since and Until bound CreatedAt: Since <= CreatedAt < Until. A zero
 	// time leaves that side open.
 	Since, Until time.Time
+	// ReprContains selects entries whose ObjectRepr contains this text,
+	// ignoring case (ASCII letters on SQLite; the collation's rules on
+	// MySQL). It is a LIKE '%...%' over the rows the other filters find:
+	// no index serves it, so pair it with a filter that narrows the rows.
+	ReprContains string
 	// Field selects entries whose Changes include this field (a Go field name
 	// or column of Model, or a column of Table).
 	Field string
@@ -64,6 +73,11 @@ type Page struct {
 	Entries []LogEntry
 	// Next is the cursor of the following page; "" when this is the last.
 	Next string
+	// Prev is the cursor of the preceding page (the entries before the
+	// first of this one, in the query's order), given as Query.Cursor to
+	// the same query; "" on the first page. A page reached by Prev has a
+	// Prev only when entries come before it, and always a Next.
+	Prev string
 	// Corrupt lists the IDs of rows on this page whose stored JSON could not
 	// be decoded. They are left out of Entries; the rest is intact.
 	Corrupt []int64
@@ -110,34 +124,53 @@ func (p *Plugin) Find(ctx context.Context, db *gorm.DB, q Query) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
-	limit := q.Limit
-	switch {
-	case limit == 0:
-		limit = DefaultPageSize
-	case limit < 0:
-		return Page{}, fmt.Errorf("%w: negative limit %d", ErrInvalidQuery, limit)
+	limit, err := pageLimit(q.Limit)
+	if err != nil {
+		return Page{}, err
 	}
-	limit = min(limit, MaxPageSize)
 	query := f.apply(tx.Table(p.cfg.table))
+	var c cursor
 	if q.Cursor != "" {
-		at, id, err := f.decodeCursor(q.Cursor)
-		if err != nil {
+		if c, err = f.decodeCursor(q.Cursor); err != nil {
 			return Page{}, err
 		}
-		query = query.Where(keysetAfter(at, id, q.Oldest))
+		// A backward cursor reads the rows before it: those after it in
+		// the reverse order, reversed again below.
+		query = query.Where(keysetAfter(c.at, c.id, q.Oldest != c.backward))
 	}
 	var rows []storedEntry
-	if err := query.Order(entryOrder(q.Oldest)).Limit(limit + 1).Find(&rows).Error; err != nil {
+	if err := query.Order(entryOrder(q.Oldest != c.backward)).Limit(limit + 1).Find(&rows).Error; err != nil {
 		return Page{}, fmt.Errorf("auditlog: find entries: %w", err)
 	}
-	var page Page
-	if len(rows) > limit {
+	more := len(rows) > limit
+	if more {
 		rows = rows[:limit]
-		last := rows[limit-1]
-		page.Next = f.encodeCursor(last.CreatedAt, last.ID)
+	}
+	if c.backward {
+		slices.Reverse(rows)
+	}
+	var page Page
+	if n := len(rows); n > 0 {
+		if more || c.backward {
+			page.Next = f.encodeCursor(cursor{at: rows[n-1].CreatedAt, id: rows[n-1].ID})
+		}
+		if more && c.backward || q.Cursor != "" && !c.backward {
+			page.Prev = f.encodeCursor(cursor{at: rows[0].CreatedAt, id: rows[0].ID, backward: true})
+		}
 	}
 	page.Entries, page.Corrupt = decodeEntries(rows)
 	return page, nil
+}
+
+// pageLimit is the page size of Query.Limit.
+func pageLimit(limit int) (int, error) {
+	switch {
+	case limit == 0:
+		return DefaultPageSize, nil
+	case limit < 0:
+		return 0, fmt.Errorf("%w: negative limit %d", ErrInvalidQuery, limit)
+	}
+	return min(limit, MaxPageSize), nil
 }
 
 func entryOrder(oldest bool) clause.OrderBy {
@@ -206,7 +239,7 @@ func (p *Plugin) compile(tx *gorm.DB, q Query) (*filters, error) {
 	// which order, so that a cursor cannot be replayed on another query.
 	h := fnv.New64a()
 	enc := json.NewEncoder(h)
-	_ = enc.Encode([]any{p.cfg.table, table, pks, q.Actors, q.Actions, q.CID,
+	_ = enc.Encode([]any{p.cfg.table, table, q.Tables, q.ReprContains, q.IDs, pks, q.Actors, q.Actions, q.CID,
 		q.Since.UTC().Format(time.RFC3339Nano), q.Until.UTC().Format(time.RFC3339Nano), column, q.Oldest})
 	f.fingerprint = h.Sum64()
 	return f, nil
@@ -284,6 +317,12 @@ func (f *filters) addConditions(caps capabilities, q Query, table string, pks []
 	if table != "" {
 		f.conds = append(f.conds, caps.textIn("table_name", []string{table}))
 	}
+	if len(q.Tables) > 0 {
+		f.conds = append(f.conds, caps.textIn("table_name", q.Tables))
+	}
+	if len(q.IDs) > 0 {
+		f.conds = append(f.conds, clause.IN{Column: clause.Column{Name: "id"}, Values: anySlice(q.IDs)})
+	}
 	if len(pks) > 0 {
 		f.conds = append(f.conds, caps.textIn("object_pk", pks))
 	}
@@ -304,6 +343,9 @@ func (f *filters) addConditions(caps capabilities, q Query, table string, pks []
 	}
 	if column != "" {
 		f.conds = append(f.conds, caps.changedField(column))
+	}
+	if q.ReprContains != "" {
+		f.conds = append(f.conds, caps.contains("object_repr", q.ReprContains))
 	}
 }
 
@@ -356,41 +398,6 @@ func objectKeys(tx *gorm.DB, objects any) (*schema.Schema, []string, error) {
 		return nil, nil, fmt.Errorf("%w: Objects holds no object", ErrInvalidQuery)
 	}
 	return s, keys, nil
-}
-
-// A cursor is base64url of: version byte 2, the query fingerprint (8
-// bytes), CreatedAt as Unix seconds (8 bytes) and nanoseconds (4 bytes),
-// and the ID (8 bytes). Seconds and nanoseconds apart cover every time a
-// database can hold (Unix nanoseconds alone overflow outside 1678–2262).
-const (
-	cursorVersion = 2
-	cursorLen     = 1 + 8 + 8 + 4 + 8
-)
-
-func (f *filters) encodeCursor(at time.Time, id int64) string {
-	var b [cursorLen]byte
-	b[0] = cursorVersion
-	binary.BigEndian.PutUint64(b[1:], f.fingerprint)
-	binary.BigEndian.PutUint64(b[9:], uint64(at.Unix()))
-	binary.BigEndian.PutUint32(b[17:], uint32(at.Nanosecond()))
-	binary.BigEndian.PutUint64(b[21:], uint64(id))
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-func (f *filters) decodeCursor(s string) (time.Time, int64, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) != cursorLen || b[0] != cursorVersion {
-		return time.Time{}, 0, fmt.Errorf("%w: malformed", ErrInvalidCursor)
-	}
-	if binary.BigEndian.Uint64(b[1:]) != f.fingerprint {
-		return time.Time{}, 0, fmt.Errorf("%w: it belongs to another query", ErrInvalidCursor)
-	}
-	nanos := binary.BigEndian.Uint32(b[17:])
-	if nanos >= 1e9 {
-		return time.Time{}, 0, fmt.Errorf("%w: malformed", ErrInvalidCursor)
-	}
-	at := time.Unix(int64(binary.BigEndian.Uint64(b[9:])), int64(nanos)).UTC()
-	return at, int64(binary.BigEndian.Uint64(b[21:])), nil
 }
 
 // storedEntry is a log row with its JSON columns undecoded, so that one

@@ -31,8 +31,21 @@ import (
 // read).
 // It runs one query, served by the per-object index.
 func (p *Plugin) StateAt(ctx context.Context, db *gorm.DB, obj any, t time.Time) (map[string]any, error) {
+	return p.stateAt(ctx, db, Query{Objects: obj}, t)
+}
+
+// StateAtKey is StateAt for an object named by its table and its
+// LogEntry.ObjectPK text, for readers without the Go type (the web view).
+// Without the model, the state holds only the columns its entries recorded
+// (a create entry records every tracked column); StateAt adds the model's
+// other tracked columns as null. Same cost and errors as StateAt.
+func (p *Plugin) StateAtKey(ctx context.Context, db *gorm.DB, table, objectPK string, t time.Time) (map[string]any, error) {
+	return p.stateAt(ctx, db, Query{Table: table, ObjectPKs: []string{objectPK}}, t)
+}
+
+func (p *Plugin) stateAt(ctx context.Context, db *gorm.DB, target Query, t time.Time) (map[string]any, error) {
 	tx := db.Session(&gorm.Session{NewDB: true, Context: ctx})
-	f, err := p.compile(tx, Query{Objects: obj})
+	f, err := p.compile(tx, target)
 	if err != nil {
 		return nil, fmt.Errorf("auditlog: state at: %w", err)
 	}
@@ -45,8 +58,10 @@ func (p *Plugin) StateAt(ctx context.Context, db *gorm.DB, obj any, t time.Time)
 	if !exists {
 		return nil, fmt.Errorf("%w (%s)", ErrNoState, t.UTC().Format(time.RFC3339Nano))
 	}
-	if pl := p.planOf(f.schema, p.capabilities(tx)); pl != nil && complete {
-		pl.fillNulls(state)
+	if f.schema != nil {
+		if pl := p.planOf(f.schema, p.capabilities(tx)); pl != nil && complete {
+			pl.fillNulls(state)
+		}
 	}
 	return state, nil
 }

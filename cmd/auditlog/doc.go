@@ -8,6 +8,7 @@
 //	history   one object's history, newest first, as a table or JSON lines
 //	export    the entries of a filtered range as JSON lines, oldest first
 //	purge     delete the entries older than a cut-off (retention)
+//	serve     the read-only web view and JSON API (package web) over HTTP
 //
 // The global flags are -dsn (default $AUDITLOG_DSN), -driver (sqlite,
 // postgres or mysql; guessed from the DSN when left out: "postgres://" and
@@ -25,6 +26,8 @@
 //	auditlog export -model invoices -field status -quiet
 //	auditlog purge -before 2160h -dry-run
 //	auditlog purge -before 2025-01-01 -model sessions -action access -batch 5000
+//	auditlog serve -addr 127.0.0.1:8080            # prints http://127.0.0.1:8080/?token=...
+//	curl -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:8080/api/entries?actor=user-42'
 //
 // The table of history has the columns ID, TIME (UTC, microseconds), ACTION,
 // ACTOR, CID and CHANGES, one change a line as "column: old → new" with
@@ -45,6 +48,12 @@
 // Queries go through Plugin.Find and Plugin.Purge, which validate them and
 // use the log table's indexes; export reads page by page with Find's cursor,
 // so its memory does not grow with the range.
+//
+// serve listens on 127.0.0.1:8080 unless -addr says otherwise, and requires
+// a token (a random one printed at start, or -token) unless
+// -insecure-no-auth is given; it serves GET and HEAD only and issues only
+// SELECTs. The printed URL carries the token once: the browser gets it as
+// a cookie and the token leaves the address bar.
 //
 // # Exit status
 //

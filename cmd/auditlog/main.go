@@ -52,6 +52,8 @@ Commands:
         entries of a filtered range as JSON lines, oldest first
   purge -before T [-model TABLE]... [-action X]... [-batch N] [-dry-run] [-quiet]
         delete entries created before T
+  serve [-addr HOST:PORT] [-token T | -insecure-no-auth] [-location ZONE]
+        serve the read-only web view and JSON API (loopback, token required)
 
 Global flags (also accepted after the command):
   -dsn DSN
@@ -87,6 +89,10 @@ var commands = []command{
 			"reading them page by page. Progress goes to stderr every 10 pages and at the end.", runExport},
 	{"purge", "-before T [-model TABLE]... [-action X]... [-batch N] [-dry-run] [-quiet]",
 		"Deletes the entries created before T, in batches, and prints how many went.", runPurge},
+	{"serve", "[-addr HOST:PORT] [-token T | -insecure-no-auth] [-location ZONE]",
+		"Serves the read-only web view and JSON API of the log (package web) until interrupted. It listens on\n" +
+			"127.0.0.1:8080 by default and requires a token: -token, or a random one; the URL printed at start\n" +
+			"carries it (curl: -H 'Authorization: Bearer T').", runServe},
 }
 
 func lookupCommand(name string) *command {
