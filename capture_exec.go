@@ -218,7 +218,9 @@ func (c *capturePool) readOld(ctx context.Context) error {
 // that starts to match after the read (a phantom) could enter it: the
 // statement rebuilt from its clauses with the key condition first (a "--"
 // comment ending the caller's raw condition would swallow what follows it),
-// then the statement's conditions, parenthesized only when one is an OR.
+// then the statement's conditions, parenthesized only when one is an OR. An
+// UPDATE carries the database's keyWriteHint, so that it reaches the rows
+// through the primary key, in the order its locked read took them.
 func (c *capturePool) restricted(query string, args []any) (string, []any) {
 	if !c.caps.phantoms {
 		return query, args
@@ -237,8 +239,25 @@ func (c *capturePool) restricted(query string, args []any) (string, []any) {
 	st := c.newStatement()
 	st.Clauses = maps.Clone(c.stmt.Clauses)
 	st.Clauses["WHERE"] = clause.Clause{Name: "WHERE", Expression: clause.Where{Exprs: exprs}}
+	if up, ok := st.Clauses["UPDATE"]; ok && c.caps.keyWriteHint != "" && c.kind != writeHardDelete {
+		up.Expression = hinted{Expression: up.Expression, hint: c.caps.keyWriteHint}
+		st.Clauses["UPDATE"] = up
+	}
 	st.Build(c.built...)
 	return st.SQL.String(), st.Vars
+}
+
+// hinted is an UPDATE clause's table followed by an index hint
+// (capabilities.keyWriteHint).
+type hinted struct {
+	clause.Expression
+	hint string
+}
+
+func (h hinted) Build(b clause.Builder) {
+	h.Expression.Build(b)
+	b.WriteByte(' ')
+	b.WriteString(h.hint)
 }
 
 // queryRows runs c.sql, which returns rows of the plan's columns (old and
