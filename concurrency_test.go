@@ -165,3 +165,61 @@ func (p *afterLockedRead) QueryContext(ctx context.Context, query string, args .
 // Commit and Rollback end the transaction afterLockedRead stands in for.
 func (p *afterLockedRead) Commit() error   { return p.ConnPool.(gorm.TxCommitter).Commit() }
 func (p *afterLockedRead) Rollback() error { return p.ConnPool.(gorm.TxCommitter).Rollback() }
+
+// TestRestrictedUpdateUsesPrimaryKey checks the access path of the UPDATE
+// that the capture restricts to the keys of its locked read, on MySQL and
+// MariaDB: through the primary key, as the locked read took the rows. On a
+// small table with a soft-delete index, InnoDB otherwise runs "id IN (...)
+// AND deleted_at IS NULL" through that index, whose next-key locks, taken
+// after the rows' locks, meet another writer's locked read taking the index
+// first: the deadlocks of issue 18.
+func TestRestrictedUpdateUsesPrimaryKey(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		if db.Dialector.Name() != "mysql" {
+			t.Skip("index hints are MySQL's and MariaDB's")
+		}
+		setup(t, db, []any{&LoadItem{}})
+		items := make([]LoadItem, 60)
+		for i := range items {
+			items[i] = LoadItem{Name: fmt.Sprint("n", i), Counter: int64(i)}
+		}
+		if err := db.Create(&items).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Where("id % 5 = 0").Delete(&LoadItem{}).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Exec("ANALYZE TABLE load_items").Error; err != nil {
+			t.Fatal(err)
+		}
+		rec := &sqlRecorder{}
+		tx := db.Session(&gorm.Session{Logger: rec})
+		if err := tx.Model(&LoadItem{ID: 7}).Update("name", "x").Error; err != nil {
+			t.Fatal(err)
+		}
+		err := tx.Model(&LoadItem{}).Where("id IN ?", []int64{3, 4, 6}).Updates(map[string]any{"counter": gorm.Expr("counter + 1")}).Error
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, s := range rec.sql {
+			if !strings.HasPrefix(s, "UPDATE") {
+				continue
+			}
+			n++
+			if !strings.Contains(s, "FORCE INDEX (PRIMARY)") {
+				t.Errorf("restricted UPDATE without the primary key hint: %s", s)
+			}
+			var plan []map[string]any
+			if err := db.Raw("EXPLAIN " + s).Scan(&plan).Error; err != nil {
+				t.Fatal(err)
+			}
+			if len(plan) != 1 || fmt.Sprint(plan[0]["key"]) != "PRIMARY" {
+				t.Errorf("EXPLAIN %s\n= %v, want one row with key PRIMARY", s, plan)
+			}
+		}
+		if n != 2 {
+			t.Errorf("%d UPDATE statements recorded, want 2: %q", n, rec.sql)
+		}
+	})
+}
