@@ -369,7 +369,7 @@ func (w *loadWorkload) whereUpdate(r *rand.Rand) (string, []int64, error) {
 		if res.Error != nil {
 			return res.Error
 		}
-		return loadTokenRows(tx, tok, res.RowsAffected, &changed)
+		return w.loadTokenRows(tx, tok, res.RowsAffected, &changed)
 	})
 	return "where update", changed, err
 }
@@ -393,7 +393,7 @@ func (w *loadWorkload) whereExprUpdate(r *rand.Rand) (string, []int64, error) {
 		if res.Error != nil {
 			return res.Error
 		}
-		return loadTokenRows(tx, tok, res.RowsAffected, &changed)
+		return w.loadTokenRows(tx, tok, res.RowsAffected, &changed)
 	})
 	return "where expr update", changed, err
 }
