@@ -5,7 +5,9 @@
 # BIN names one (go test -c). Output: the raw benchmark lines, to be
 # summarized with scripts/bench_load.py.
 #
-#   scripts/bench_load.sh mysql 5 5000x > testdata/bench-load-mysql.txt
+#   scripts/bench_load.sh mysql 5 3000x > testdata/bench-load-mysql.txt
+#
+# FIRST_ROUND=1 starts with the other order (to interleave separate calls).
 set -eu
 db=$1 rounds=$2 benchtime=$3
 bin=${BIN:-}
@@ -13,7 +15,8 @@ if [ -z "$bin" ]; then
 	bin=$(mktemp)
 	go test -c -o "$bin" .
 fi
-i=0
+i=${FIRST_ROUND:-0}
+rounds=$((rounds + i))
 while [ "$i" -lt "$rounds" ]; do
 	i=$((i + 1))
 	modes="audited plain"
