@@ -45,7 +45,9 @@ type capabilities struct {
 	// took the rows by primary key, while another writer's locked read
 	// takes the same index first and then the rows: two lock orders, and
 	// deadlocks under concurrent writes (issue 18). Through the primary
-	// key the write only revisits the rows its locked read holds.
+	// key the write only revisits the rows its locked read holds. A table
+	// with no PRIMARY KEY in the database (its key is GORM's only) fails the
+	// hinted write (error 1176); the capture then runs it without the hint.
 	keyWriteHint string
 	// qualifiedReturning: RETURNING may name the written table's columns
 	// qualified by its name (not SQLite, which forbids it).
@@ -233,6 +235,14 @@ func (c capabilities) timeBound(t time.Time) time.Time {
 		return r.Add(time.Microsecond)
 	}
 	return t
+}
+
+// missingPrimaryIndex reports whether err is MySQL's 1176 "Key 'PRIMARY'
+// doesn't exist": keyWriteHint named the primary key of a table that has
+// none in the database (its key is GORM's only).
+func (c capabilities) missingPrimaryIndex(err error) bool {
+	msg := err.Error()
+	return c.dialect == "mysql" && strings.Contains(msg, "1176") && strings.Contains(msg, "PRIMARY")
 }
 
 // missingTable reports whether err is the database's "no such table" error

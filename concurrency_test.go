@@ -223,3 +223,42 @@ func TestRestrictedUpdateUsesPrimaryKey(t *testing.T) {
 		}
 	})
 }
+
+// LegacyItem's table has no PRIMARY KEY in the database: ID is GORM's key
+// only, as in a table created by hand.
+type LegacyItem struct {
+	ID   int64
+	Name string `gorm:"size:64"`
+}
+
+// TestUpdateOfTableWithoutPrimaryIndex updates rows of a table without a
+// PRIMARY KEY: on MySQL and MariaDB the restricted UPDATE's index hint names
+// an index that does not exist, and the capture runs it without the hint.
+func TestUpdateOfTableWithoutPrimaryIndex(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		p := setup(t, db, nil)
+		for _, sql := range []string{"CREATE TABLE legacy_items (id bigint NOT NULL, name varchar(64))",
+			"INSERT INTO legacy_items (id, name) VALUES (1, 'a'), (2, 'b')"} {
+			if err := db.Exec(sql).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := p.Register(&LegacyItem{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Model(&LegacyItem{ID: 1}).Update("name", "x").Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Model(&LegacyItem{}).Where("id IN ?", []int64{1, 2}).Update("name", "y").Error; err != nil {
+			t.Fatal(err)
+		}
+		want := []summary{
+			{ActionUpdate, "1", Changes{"name": {"a", "x"}}},
+			{ActionUpdate, "1", Changes{"name": {"x", "y"}}},
+			{ActionUpdate, "2", Changes{"name": {"b", "y"}}},
+		}
+		if diff := cmp.Diff(want, summarize(allEntries(t, db))); diff != "" {
+			t.Errorf("entries (-want +got):\n%s", diff)
+		}
+	})
+}
