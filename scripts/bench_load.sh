@@ -7,7 +7,8 @@
 #
 #   scripts/bench_load.sh mysql 5 3000x > testdata/bench-load-mysql.txt
 #
-# FIRST_ROUND=1 starts with the other order (to interleave separate calls).
+# FIRST_ROUND=1 starts with the other order (to interleave separate calls);
+# SIZES=100000 runs only that table size.
 set -eu
 db=$1 rounds=$2 benchtime=$3
 bin=${BIN:-}
@@ -21,7 +22,7 @@ while [ "$i" -lt "$rounds" ]; do
 	i=$((i + 1))
 	modes="audited plain"
 	[ $((i % 2)) -eq 0 ] && modes="plain audited"
-	for size in 50 100000; do
+	for size in ${SIZES:-50 100000}; do
 		for mode in $modes; do
 			"$bin" -test.run '^$' -test.bench "^BenchmarkLoad/$db/table_$size/$mode\$" \
 				-test.benchtime "$benchtime" -test.count 1 | grep -E '^(Benchmark|--- FAIL|FAIL|    )' || true
