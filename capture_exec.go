@@ -246,25 +246,14 @@ func (c *capturePool) restricted(query string, args []any, hint string) (string,
 	st := c.newStatement()
 	st.Clauses = maps.Clone(c.stmt.Clauses)
 	st.Clauses["WHERE"] = clause.Clause{Name: "WHERE", Expression: clause.Where{Exprs: exprs}}
-	if up, ok := st.Clauses["UPDATE"]; ok && hint != "" && c.kind != writeHardDelete {
+	// An UPDATE clause with an AfterExpression has a hint of its own
+	// (gorm.io/hints puts index hints there): it is kept as it is.
+	if up, ok := st.Clauses["UPDATE"]; ok && hint != "" && c.kind != writeHardDelete && up.AfterExpression == nil {
 		up.Expression = hinted{Expression: up.Expression, hint: hint}
 		st.Clauses["UPDATE"] = up
 	}
 	st.Build(c.built...)
 	return st.SQL.String(), st.Vars
-}
-
-// hinted is an UPDATE clause's table followed by an index hint
-// (capabilities.keyWriteHint).
-type hinted struct {
-	clause.Expression
-	hint string
-}
-
-func (h hinted) Build(b clause.Builder) {
-	h.Expression.Build(b)
-	b.WriteByte(' ')
-	b.WriteString(h.hint)
 }
 
 // queryRows runs c.sql, which returns rows of the plan's columns (old and

@@ -262,3 +262,44 @@ func TestUpdateOfTableWithoutPrimaryIndex(t *testing.T) {
 		}
 	})
 }
+
+// TestRestrictedUpdateKeepsCallersHint updates with an index hint of the
+// caller's after the UPDATE's table (where gorm.io/hints puts one): the
+// restricted UPDATE keeps it and adds none of its own, which MySQL would
+// refuse next to it.
+func TestRestrictedUpdateKeepsCallersHint(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		if db.Dialector.Name() != "mysql" {
+			t.Skip("index hints are MySQL's and MariaDB's")
+		}
+		setup(t, db, []any{&LoadItem{}})
+		if err := db.Create(&LoadItem{Name: "a"}).Error; err != nil {
+			t.Fatal(err)
+		}
+		err := db.Callback().Update().Before("gorm:update").Register("test:hint", func(tx *gorm.DB) {
+			tx.Statement.AddClause(clause.Update{})
+			up := tx.Statement.Clauses["UPDATE"]
+			up.AfterExpression = clause.Expr{SQL: "USE INDEX (PRIMARY)"}
+			tx.Statement.Clauses["UPDATE"] = up
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := &sqlRecorder{}
+		if err := db.Session(&gorm.Session{Logger: rec}).Model(&LoadItem{ID: 1}).Update("name", "b").Error; err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range rec.sql {
+			if strings.HasPrefix(s, "UPDATE") && (strings.Contains(s, "FORCE INDEX") || !strings.Contains(s, "USE INDEX (PRIMARY)")) {
+				t.Errorf("UPDATE without the caller's hint alone: %s", s)
+			}
+		}
+		want := []summary{
+			{ActionCreate, "1", Changes{"id": {nil, num("1")}, "name": {nil, "a"}, "counter": {nil, num("0")}}},
+			{ActionUpdate, "1", Changes{"name": {"a", "b"}}},
+		}
+		if diff := cmp.Diff(want, summarize(allEntries(t, db))); diff != "" {
+			t.Errorf("entries (-want +got):\n%s", diff)
+		}
+	})
+}
