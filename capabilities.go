@@ -35,6 +35,20 @@ type capabilities struct {
 	// the write (PostgreSQL READ COMMITTED; InnoDB next-key locks do not
 	// cover every plan), so the write is restricted to the keys read.
 	phantoms bool
+	// keyWriteHint, when set, follows the table of a write restricted to
+	// the keys read (an UPDATE: MySQL and MariaDB have no index hints on a
+	// single-table DELETE) so that it reaches its rows through the primary
+	// key only: "FORCE INDEX (PRIMARY)" on MySQL and MariaDB. Without it,
+	// InnoDB may run "pk IN (...) AND deleted_at IS NULL" through a
+	// secondary index (on a small table the soft-delete index looks
+	// cheaper), taking that index's next-key locks after the locked read
+	// took the rows by primary key, while another writer's locked read
+	// takes the same index first and then the rows: two lock orders, and
+	// deadlocks under concurrent writes (issue 18). Through the primary
+	// key the write only revisits the rows its locked read holds. A table
+	// with no PRIMARY KEY in the database (its key is GORM's only) fails the
+	// hinted write (error 1176); the capture then runs it without the hint.
+	keyWriteHint string
 	// qualifiedReturning: RETURNING may name the written table's columns
 	// qualified by its name (not SQLite, which forbids it).
 	qualifiedReturning bool
@@ -67,6 +81,7 @@ func newCapabilities(db *gorm.DB) capabilities {
 	case "sqlite":
 	case "mysql":
 		c.rowLocks, c.phantoms = true, true
+		c.keyWriteHint = "FORCE INDEX (PRIMARY)"
 		c.updateReturning = false // MariaDB has INSERT and DELETE RETURNING only
 		version, _ := dialectorField(db.Dialector, "ServerVersion").(string)
 		c.timeTruncates = strings.Contains(version, "MariaDB")
@@ -231,6 +246,14 @@ func (c capabilities) timeBound(t time.Time) time.Time {
 		return r.Add(time.Microsecond)
 	}
 	return t
+}
+
+// missingPrimaryIndex reports whether err is MySQL's 1176 "Key 'PRIMARY'
+// doesn't exist": keyWriteHint named the primary key of a table that has
+// none in the database (its key is GORM's only).
+func (c capabilities) missingPrimaryIndex(err error) bool {
+	msg := err.Error()
+	return c.dialect == "mysql" && strings.Contains(msg, "1176") && strings.Contains(msg, "PRIMARY")
 }
 
 // missingTable reports whether err is the database's "no such table" error

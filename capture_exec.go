@@ -75,12 +75,19 @@ func (c *capturePool) ExecContext(ctx context.Context, query string, args ...any
 	if err := c.readOld(ctx); err != nil {
 		return nil, err
 	}
-	c.sql, c.vars = c.restricted(query, args)
+	c.sql, c.vars = c.restricted(query, args, c.caps.keyWriteHint)
 	if c.strategy == readReturning {
 		c.sql += c.returningColumns()
 		return c.queryRows(ctx)
 	}
-	return c.ConnPool.ExecContext(ctx, c.sql, c.vars...)
+	res, err := c.ConnPool.ExecContext(ctx, c.sql, c.vars...)
+	if err != nil && c.caps.keyWriteHint != "" && c.caps.missingPrimaryIndex(err) {
+		// A table whose key is GORM's only (no PRIMARY KEY in the
+		// database): the failed statement changed nothing; run it unhinted.
+		c.sql, c.vars = c.restricted(query, args, "")
+		return c.ConnPool.ExecContext(ctx, c.sql, c.vars...)
+	}
+	return res, err
 }
 
 // QueryContext runs a statement with a RETURNING of the caller's, whose rows
@@ -97,7 +104,7 @@ func (c *capturePool) QueryContext(ctx context.Context, query string, args ...an
 	if err := c.readOld(ctx); err != nil {
 		return nil, err
 	}
-	c.sql, c.vars = c.restricted(query, args)
+	c.sql, c.vars = c.restricted(query, args, "") // with a RETURNING: not MySQL's
 	return c.ConnPool.QueryContext(ctx, c.sql, c.vars...)
 }
 
@@ -218,8 +225,10 @@ func (c *capturePool) readOld(ctx context.Context) error {
 // that starts to match after the read (a phantom) could enter it: the
 // statement rebuilt from its clauses with the key condition first (a "--"
 // comment ending the caller's raw condition would swallow what follows it),
-// then the statement's conditions, parenthesized only when one is an OR.
-func (c *capturePool) restricted(query string, args []any) (string, []any) {
+// then the statement's conditions, parenthesized only when one is an OR. An
+// UPDATE carries hint (the database's keyWriteHint, or none), so that it
+// reaches the rows through the primary key, which its locked read holds.
+func (c *capturePool) restricted(query string, args []any, hint string) (string, []any) {
 	if !c.caps.phantoms {
 		return query, args
 	}
@@ -237,6 +246,12 @@ func (c *capturePool) restricted(query string, args []any) (string, []any) {
 	st := c.newStatement()
 	st.Clauses = maps.Clone(c.stmt.Clauses)
 	st.Clauses["WHERE"] = clause.Clause{Name: "WHERE", Expression: clause.Where{Exprs: exprs}}
+	// An UPDATE clause with an AfterExpression has a hint of its own
+	// (gorm.io/hints puts index hints there): it is kept as it is.
+	if up, ok := st.Clauses["UPDATE"]; ok && hint != "" && c.kind != writeHardDelete && up.AfterExpression == nil {
+		up.Expression = hinted{Expression: up.Expression, hint: hint}
+		st.Clauses["UPDATE"] = up
+	}
 	st.Build(c.built...)
 	return st.SQL.String(), st.Vars
 }

@@ -165,3 +165,141 @@ func (p *afterLockedRead) QueryContext(ctx context.Context, query string, args .
 // Commit and Rollback end the transaction afterLockedRead stands in for.
 func (p *afterLockedRead) Commit() error   { return p.ConnPool.(gorm.TxCommitter).Commit() }
 func (p *afterLockedRead) Rollback() error { return p.ConnPool.(gorm.TxCommitter).Rollback() }
+
+// TestRestrictedUpdateUsesPrimaryKey checks the access path of the UPDATE
+// that the capture restricts to the keys of its locked read, on MySQL and
+// MariaDB: through the primary key, as the locked read took the rows. On a
+// small table with a soft-delete index, InnoDB otherwise runs "id IN (...)
+// AND deleted_at IS NULL" through that index, whose next-key locks, taken
+// after the rows' locks, meet another writer's locked read taking the index
+// first: the deadlocks of issue 18.
+func TestRestrictedUpdateUsesPrimaryKey(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		if db.Dialector.Name() != "mysql" {
+			t.Skip("index hints are MySQL's and MariaDB's")
+		}
+		setup(t, db, []any{&LoadItem{}})
+		items := make([]LoadItem, 60)
+		for i := range items {
+			items[i] = LoadItem{Name: fmt.Sprint("n", i), Counter: int64(i)}
+		}
+		if err := db.Create(&items).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Where("id % 5 = 0").Delete(&LoadItem{}).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Exec("ANALYZE TABLE load_items").Error; err != nil {
+			t.Fatal(err)
+		}
+		rec := &sqlRecorder{}
+		tx := db.Session(&gorm.Session{Logger: rec})
+		if err := tx.Model(&LoadItem{ID: 7}).Update("name", "x").Error; err != nil {
+			t.Fatal(err)
+		}
+		err := tx.Model(&LoadItem{}).Where("id IN ?", []int64{3, 4, 6}).Updates(map[string]any{"counter": gorm.Expr("counter + 1")}).Error
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, s := range rec.sql {
+			if !strings.HasPrefix(s, "UPDATE") {
+				continue
+			}
+			n++
+			if !strings.Contains(s, "FORCE INDEX (PRIMARY)") {
+				t.Errorf("restricted UPDATE without the primary key hint: %s", s)
+			}
+			var plan []map[string]any
+			if err := db.Raw("EXPLAIN " + s).Scan(&plan).Error; err != nil {
+				t.Fatal(err)
+			}
+			if len(plan) != 1 || fmt.Sprint(plan[0]["key"]) != "PRIMARY" {
+				t.Errorf("EXPLAIN %s\n= %v, want one row with key PRIMARY", s, plan)
+			}
+		}
+		if n != 2 {
+			t.Errorf("%d UPDATE statements recorded, want 2: %q", n, rec.sql)
+		}
+	})
+}
+
+// LegacyItem's table has no PRIMARY KEY in the database: ID is GORM's key
+// only, as in a table created by hand.
+type LegacyItem struct {
+	ID   int64
+	Name string `gorm:"size:64"`
+}
+
+// TestUpdateOfTableWithoutPrimaryIndex updates rows of a table without a
+// PRIMARY KEY: on MySQL and MariaDB the restricted UPDATE's index hint names
+// an index that does not exist, and the capture runs it without the hint.
+func TestUpdateOfTableWithoutPrimaryIndex(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		p := setup(t, db, nil)
+		for _, sql := range []string{"CREATE TABLE legacy_items (id bigint NOT NULL, name varchar(64))",
+			"INSERT INTO legacy_items (id, name) VALUES (1, 'a'), (2, 'b')"} {
+			if err := db.Exec(sql).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := p.Register(&LegacyItem{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Model(&LegacyItem{ID: 1}).Update("name", "x").Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Model(&LegacyItem{}).Where("id IN ?", []int64{1, 2}).Update("name", "y").Error; err != nil {
+			t.Fatal(err)
+		}
+		want := []summary{
+			{ActionUpdate, "1", Changes{"name": {"a", "x"}}},
+			{ActionUpdate, "1", Changes{"name": {"x", "y"}}},
+			{ActionUpdate, "2", Changes{"name": {"b", "y"}}},
+		}
+		if diff := cmp.Diff(want, summarize(allEntries(t, db))); diff != "" {
+			t.Errorf("entries (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestRestrictedUpdateKeepsCallersHint updates with an index hint of the
+// caller's after the UPDATE's table (where gorm.io/hints puts one): the
+// restricted UPDATE keeps it and adds none of its own, which MySQL would
+// refuse next to it.
+func TestRestrictedUpdateKeepsCallersHint(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		if db.Dialector.Name() != "mysql" {
+			t.Skip("index hints are MySQL's and MariaDB's")
+		}
+		setup(t, db, []any{&LoadItem{}})
+		if err := db.Create(&LoadItem{Name: "a"}).Error; err != nil {
+			t.Fatal(err)
+		}
+		err := db.Callback().Update().Before("gorm:update").Register("test:hint", func(tx *gorm.DB) {
+			tx.Statement.AddClause(clause.Update{})
+			up := tx.Statement.Clauses["UPDATE"]
+			up.AfterExpression = clause.Expr{SQL: "USE INDEX (PRIMARY)"}
+			tx.Statement.Clauses["UPDATE"] = up
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := &sqlRecorder{}
+		if err := db.Session(&gorm.Session{Logger: rec}).Model(&LoadItem{ID: 1}).Update("name", "b").Error; err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range rec.sql {
+			if strings.HasPrefix(s, "UPDATE") && (strings.Contains(s, "FORCE INDEX") || !strings.Contains(s, "USE INDEX (PRIMARY)")) {
+				t.Errorf("UPDATE without the caller's hint alone: %s", s)
+			}
+		}
+		want := []summary{
+			{ActionCreate, "1", Changes{"id": {nil, num("1")}, "name": {nil, "a"}, "counter": {nil, num("0")}}},
+			{ActionUpdate, "1", Changes{"name": {"a", "b"}}},
+		}
+		if diff := cmp.Diff(want, summarize(allEntries(t, db))); diff != "" {
+			t.Errorf("entries (-want +got):\n%s", diff)
+		}
+	})
+}

@@ -98,7 +98,7 @@ func TestCapabilities(t *testing.T) {
 				insertReturning: true, lockingCTE: true, phantoms: true, qualifiedReturning: true}
 		case "mysql": // the test server is MariaDB 10.5+
 			want = capabilities{dialect: "mysql", rowLocks: true, deleteReturning: true, insertReturning: true,
-				phantoms: true, timePrecision: 3, timeTruncates: true}
+				phantoms: true, keyWriteHint: "FORCE INDEX (PRIMARY)", timePrecision: 3, timeTruncates: true}
 		}
 		want.maxParams = maxKeyParams
 		if diff := cmp.Diff(want, got, cmp.AllowUnexported(capabilities{})); diff != "" {

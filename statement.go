@@ -136,3 +136,16 @@ func eachStruct(rv reflect.Value, fn func(reflect.Value) error) error {
 	}
 	return nil
 }
+
+// hinted is an UPDATE clause's table followed by an index hint
+// (capabilities.keyWriteHint).
+type hinted struct {
+	clause.Expression
+	hint string
+}
+
+func (h hinted) Build(b clause.Builder) {
+	h.Expression.Build(b)
+	b.WriteByte(' ')
+	b.WriteString(h.hint)
+}
