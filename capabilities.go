@@ -241,3 +241,90 @@ func (c capabilities) missingTable(err error, table string) bool {
 	}
 	return false
 }
+
+// sealLock is how one sealer at a time is ensured (Plugin.Seal).
+type sealLock int
+
+const (
+	// sealLockTx: the seal's transaction itself excludes other writers
+	// (SQLite has one writer at a time).
+	sealLockTx sealLock = iota
+	// sealLockAdvisory: pg_advisory_xact_lock, held until the transaction ends.
+	sealLockAdvisory
+	// sealLockNamed: GET_LOCK on a connection of its own, released after
+	// the transaction commits (MySQL, MariaDB).
+	sealLockNamed
+)
+
+// sealLock says how this database keeps sealers apart.
+func (c capabilities) sealLock() sealLock {
+	switch c.dialect {
+	case "postgres":
+		return sealLockAdvisory
+	case "mysql":
+		return sealLockNamed
+	}
+	return sealLockTx
+}
+
+// writeSealUpdate writes the statement that sets seal_seq and leaf_hash of
+// rows by ID, only where seal_seq is still NULL: an UPDATE joined to a list
+// of (id, seal_seq, leaf_hash) values, in each database's syntax.
+func (c capabilities) writeSealUpdate(st *gorm.Statement, table string, rows []leafRow) {
+	if c.dialect == "mysql" {
+		st.WriteString("UPDATE ")
+		st.WriteQuoted(table)
+		st.WriteString(" t JOIN (")
+		for i := range rows {
+			if i > 0 {
+				st.WriteString(" UNION ALL ")
+			}
+			// MySQL names a UNION's columns after its first SELECT's.
+			st.WriteString("SELECT ")
+			st.AddVar(st, rows[i].ID)
+			st.WriteString(" AS id,")
+			st.AddVar(st, *rows[i].SealSeq)
+			st.WriteString(" AS s,CAST(")
+			st.AddVar(st, rows[i].LeafHash)
+			st.WriteString(" AS BINARY) AS h")
+		}
+		st.WriteString(") v ON t.id = v.id SET t.seal_seq = v.s, t.leaf_hash = v.h WHERE t.seal_seq IS NULL")
+		return
+	}
+	st.WriteString("UPDATE ")
+	st.WriteQuoted(table)
+	st.WriteString(" SET seal_seq = v.s, leaf_hash = v.h FROM (")
+	if c.dialect == "sqlite" { // VALUES takes no column aliases: name them in a first row
+		st.WriteString("SELECT NULL AS id, NULL AS s, NULL AS h UNION ALL ")
+	}
+	st.WriteString("VALUES ")
+	cast := func(t string) { // PostgreSQL cannot infer a VALUES list's types from its use
+		if c.dialect == "postgres" {
+			st.WriteString("::" + t)
+		}
+	}
+	for i := range rows {
+		if i > 0 {
+			st.WriteByte(',')
+		}
+		st.WriteByte('(')
+		st.AddVar(st, rows[i].ID)
+		cast("bigint")
+		st.WriteByte(',')
+		st.AddVar(st, *rows[i].SealSeq)
+		cast("bigint")
+		st.WriteByte(',')
+		st.AddVar(st, rows[i].LeafHash)
+		cast("bytea")
+		st.WriteByte(')')
+	}
+	st.WriteString(") AS v")
+	if c.dialect == "postgres" {
+		st.WriteString("(id, s, h)")
+	}
+	st.WriteString(" WHERE ")
+	st.WriteQuoted(table)
+	st.WriteString(".id = v.id AND ")
+	st.WriteQuoted(table)
+	st.WriteString(".seal_seq IS NULL")
+}
