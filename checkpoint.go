@@ -68,7 +68,9 @@ type CheckpointWriter interface {
 type CheckpointFunc func(ctx context.Context, signed []byte) error
 
 // WriteCheckpoint calls f.
-func (f CheckpointFunc) WriteCheckpoint(ctx context.Context, signed []byte) error { return f(ctx, signed) }
+func (f CheckpointFunc) WriteCheckpoint(ctx context.Context, signed []byte) error {
+	return f(ctx, signed)
+}
 
 // CheckpointFile writes each checkpoint to path, replacing the one before
 // atomically (a temporary file in the same directory, then a rename).
