@@ -269,26 +269,36 @@ func (c capabilities) sealLock() sealLock {
 
 // writeSealUpdate writes the statement that sets seal_seq and leaf_hash of
 // rows by ID, only where seal_seq is still NULL: an UPDATE joined to a list
-// of (id, seal_seq, leaf_hash) values, in each database's syntax.
+// of (id, seal_seq, leaf_hash) values (on MySQL, CASE expressions by ID).
 func (c capabilities) writeSealUpdate(st *gorm.Statement, table string, rows []leafRow) {
 	if c.dialect == "mysql" {
+		// CASE by ID and an IN list of primary keys: a join with a derived
+		// table reaches the log through another index and waits on the
+		// locks of uncommitted entries.
 		st.WriteString("UPDATE ")
 		st.WriteQuoted(table)
-		st.WriteString(" t JOIN (")
+		st.WriteString(" SET leaf_hash = CASE id")
+		for i := range rows {
+			st.WriteString(" WHEN ")
+			st.AddVar(st, rows[i].ID)
+			st.WriteString(" THEN ")
+			st.AddVar(st, rows[i].LeafHash)
+		}
+		st.WriteString(" END, seal_seq = CASE id")
+		for i := range rows {
+			st.WriteString(" WHEN ")
+			st.AddVar(st, rows[i].ID)
+			st.WriteString(" THEN ")
+			st.AddVar(st, *rows[i].SealSeq)
+		}
+		st.WriteString(" END WHERE id IN (")
 		for i := range rows {
 			if i > 0 {
-				st.WriteString(" UNION ALL ")
+				st.WriteByte(',')
 			}
-			// MySQL names a UNION's columns after its first SELECT's.
-			st.WriteString("SELECT ")
 			st.AddVar(st, rows[i].ID)
-			st.WriteString(" AS id,")
-			st.AddVar(st, *rows[i].SealSeq)
-			st.WriteString(" AS s,CAST(")
-			st.AddVar(st, rows[i].LeafHash)
-			st.WriteString(" AS BINARY) AS h")
 		}
-		st.WriteString(") v ON t.id = v.id SET t.seal_seq = v.s, t.leaf_hash = v.h WHERE t.seal_seq IS NULL")
+		st.WriteString(") AND seal_seq IS NULL")
 		return
 	}
 	st.WriteString("UPDATE ")

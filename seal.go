@@ -280,7 +280,8 @@ func (p *Plugin) ensureHeaderTable(tx *gorm.DB) error {
 	if tx.Migrator().HasTable(p.headerTable()) {
 		return nil
 	}
-	if err := tx.Table(p.headerTable()).AutoMigrate(&BatchHeader{}); err != nil {
+	err := tx.Table(p.headerTable()).AutoMigrate(&BatchHeader{})
+	if err != nil && !tx.Migrator().HasTable(p.headerTable()) { // not another sealer creating it too
 		return fmt.Errorf("auditlog: create header table: %w", err)
 	}
 	return nil
