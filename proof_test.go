@@ -52,3 +52,30 @@ func TestProve(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyObject: one object's entries verify cheaply; an edit of one of
+// them is found with its ID, an edit of another object's entry is not
+// attributed to it.
+func TestVerifyObject(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		p, ver := sealSetup(t, db, 4, 10)
+		if err := db.Model(&Item{ID: 3}).Update("qty", 42).Error; err != nil {
+			t.Fatal(err)
+		}
+		res := mustSeal(t, p, db)
+		opts := VerifyOptions{Checkpoint: res.Checkpoint, Verifier: ver}
+		rep, err := p.VerifyObject(ctx, db, &Item{ID: 3}, opts)
+		if err != nil || rep.Entries != 2 || rep.Batches != 2 {
+			t.Fatalf("verify object = %+v, %v; want 2 entries in 2 batches", rep, err)
+		}
+		execSQL(t, db, "UPDATE audit_log_entries SET actor_id = 'mallory' WHERE id = 11")
+		rep, err = p.VerifyObject(ctx, db, &Item{ID: 3}, opts)
+		if !errors.Is(err, ErrTampered) || len(rep.Problems) != 1 || rep.Problems[0].Kind != ProblemEditedEntry || rep.Problems[0].EntryID != 11 {
+			t.Fatalf("verify object after an edit = %v %v; want entry 11 edited", err, rep.Problems)
+		}
+		if _, err := p.VerifyObject(ctx, db, &Item{ID: 4}, opts); err != nil {
+			t.Errorf("another object: %v", err)
+		}
+	})
+}

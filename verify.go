@@ -161,6 +161,9 @@ type verifier struct {
 	prev   *BatchHeader
 	tree   *compact.Range
 	erase  eraseCache
+	// object, for VerifyObject: the object's sealed entries by seal
+	// sequence number, not yet found in a batch; nil for Verify.
+	object map[int64]*leafRow
 }
 
 func (v *verifier) full() bool { return len(v.rep.Problems) >= v.max }
@@ -193,6 +196,9 @@ func (v *verifier) openCheckpoint(opts VerifyOptions) error {
 func (v *verifier) run(ctx context.Context) error {
 	if !v.tx.Migrator().HasTable(v.p.headerTable()) {
 		v.finish()
+		if v.object != nil {
+			return nil
+		}
 		return v.tail(-1)
 	}
 	if err := v.loadPurged(); err != nil {
@@ -219,6 +225,9 @@ func (v *verifier) run(ctx context.Context) error {
 		after = hs[len(hs)-1].Batch
 	}
 	v.finish()
+	if v.object != nil {
+		return nil
+	}
 	end := int64(-1)
 	if v.prev != nil {
 		end = v.prev.TreeSize

@@ -24,6 +24,10 @@ func (v *verifier) header(h *BatchHeader) error {
 	case v.purged[h.Batch]:
 		v.rep.PurgedBatches++
 		v.resync(h)
+	case v.object != nil:
+		if err := v.objectBatch(h); err != nil {
+			return err
+		}
 	default:
 		v.rep.Batches++
 		if err := v.batch(h, continuous); err != nil {
