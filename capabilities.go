@@ -267,6 +267,16 @@ func (c capabilities) sealLock() sealLock {
 	return sealLockTx
 }
 
+// sealUpdateRows is how many entries one writeSealUpdate statement sets:
+// all of a batch on PostgreSQL (three array parameters), else a thousand
+// (three or five placeholders each).
+func (c capabilities) sealUpdateRows() int {
+	if c.dialect == "postgres" {
+		return maxSealBatch
+	}
+	return 1000
+}
+
 // writeSealUpdate writes the statement that sets seal_seq and leaf_hash of
 // rows by ID, only where seal_seq is still NULL: an UPDATE joined to a list
 // of (id, seal_seq, leaf_hash) values (on MySQL, CASE expressions by ID).
@@ -301,37 +311,43 @@ func (c capabilities) writeSealUpdate(st *gorm.Statement, table string, rows []l
 		st.WriteString(") AND seal_seq IS NULL")
 		return
 	}
+	if c.dialect == "postgres" {
+		// Three array parameters: one short statement, planned as a
+		// nested loop over the primary key (a VALUES list of a thousand
+		// rows gets a hash join over the whole log).
+		ids, seqs, hashes := make([]int64, len(rows)), make([]int64, len(rows)), make([][]byte, len(rows))
+		for i := range rows {
+			ids[i], seqs[i], hashes[i] = rows[i].ID, *rows[i].SealSeq, rows[i].LeafHash
+		}
+		st.WriteString("UPDATE ")
+		st.WriteQuoted(table)
+		st.WriteString(" SET seal_seq = v.s, leaf_hash = v.h FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]) AS v(id, s, h) WHERE ")
+		st.WriteQuoted(table)
+		st.WriteString(".id = v.id AND ")
+		st.WriteQuoted(table)
+		st.WriteString(".seal_seq IS NULL")
+		st.Vars = append(st.Vars, ids, seqs, hashes)
+		return
+	}
 	st.WriteString("UPDATE ")
 	st.WriteQuoted(table)
 	st.WriteString(" SET seal_seq = v.s, leaf_hash = v.h FROM (")
-	if c.dialect == "sqlite" { // VALUES takes no column aliases: name them in a first row
-		st.WriteString("SELECT NULL AS id, NULL AS s, NULL AS h UNION ALL ")
-	}
+	// SQLite: VALUES takes no column aliases, so a first row names them.
+	st.WriteString("SELECT NULL AS id, NULL AS s, NULL AS h UNION ALL ")
 	st.WriteString("VALUES ")
-	cast := func(t string) { // PostgreSQL cannot infer a VALUES list's types from its use
-		if c.dialect == "postgres" {
-			st.WriteString("::" + t)
-		}
-	}
 	for i := range rows {
 		if i > 0 {
 			st.WriteByte(',')
 		}
 		st.WriteByte('(')
 		st.AddVar(st, rows[i].ID)
-		cast("bigint")
 		st.WriteByte(',')
 		st.AddVar(st, *rows[i].SealSeq)
-		cast("bigint")
 		st.WriteByte(',')
 		st.AddVar(st, rows[i].LeafHash)
-		cast("bytea")
 		st.WriteByte(')')
 	}
 	st.WriteString(") AS v")
-	if c.dialect == "postgres" {
-		st.WriteString("(id, s, h)")
-	}
 	st.WriteString(" WHERE ")
 	st.WriteQuoted(table)
 	st.WriteString(".id = v.id AND ")

@@ -2,6 +2,10 @@ package auditlog
 
 import (
 	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"slices"
+	"strconv"
 	"crypto/sha256"
 	"errors"
 	"testing"
@@ -9,28 +13,102 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 )
 
-// FuzzLeafJSON: decoding a stored JSON column for the leaf never panics;
-// what it accepts, its canonical form decodes again to the same canonical
-// form (canonical JSON is a fixed point) and is valid JSON.
+// FuzzLeafJSON: encoding a stored JSON column for the leaf never panics;
+// invalid JSON is kept as stored behind its marker; the canonical form of
+// valid JSON is valid JSON and its own canonical form (a fixed point).
 func FuzzLeafJSON(f *testing.F) {
 	for _, s := range []string{`{"a":[1,"x"]}`, `{}`, `null`, ``, ` `, `[1,2.50,-0.0,1e400]`, `"\u2028<&>"`,
 		"{\"\xff\":1}", `{"a":1,"a":2}`, `{"a":`, `1 2`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		b, err := appendLeafJSON(nil, "x", raw)
-		if err != nil {
+		b := appendLeafJSON(nil, raw)
+		if binary.BigEndian.Uint32(b) == invalidJSON {
+			if json.Valid(raw) || !bytes.Equal(b[8:], raw) {
+				t.Fatalf("%q marked invalid as %q", raw, b)
+			}
 			return
 		}
 		canon := b[4:]
-		again, err := appendLeafJSON(nil, "x", canon)
-		if err != nil {
-			t.Fatalf("canonical form %q of %q does not decode: %v", canon, raw, err)
+		if !json.Valid(canon) {
+			t.Fatalf("canonical form %q of %q is not JSON", canon, raw)
 		}
-		if !bytes.Equal(again, b) {
+		if again := appendLeafJSON(nil, canon); !bytes.Equal(again, b) {
 			t.Fatalf("canonical form is not a fixed point: %q -> %q -> %q", raw, canon, again[4:])
 		}
 	})
+}
+
+// FuzzCanonJSON: the canonicalizer that reads the stored text agrees with
+// encoding/json: it accepts what json.Valid accepts, and writes what
+// appendCanonicalJSON writes for the decoded value.
+func FuzzCanonJSON(f *testing.F) {
+	for _, s := range []string{`{"b":1,"a":{"d":"\u2028","c":-0.0}}`, `{"a":1,"a":2,"a":3}`, `[1e400, 0.0, -0]`,
+		`"\ud800\udc00\ud800x"`, "\"\xff\xfe\"", `{"":{}}`, `[[]]`, `01`, `1.`, `-`, `"\u00"`, `[1,]`, `{,}`, `nul`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, _, err := appendCanonJSON(nil, raw)
+		if valid := json.Valid(raw); (err == nil) != valid {
+			t.Fatalf("%q: canonicalizer error %v, json.Valid %v", raw, err, valid)
+		}
+		if err != nil {
+			return
+		}
+		v, err := decodeJSON(raw)
+		if err != nil {
+			t.Fatalf("%q: valid, but decodeJSON: %v", raw, err)
+		}
+		if want := appendCanonicalJSON(nil, v); !bytes.Equal(got, want) {
+			t.Fatalf("%q: canonical %q, from the decoded value %q", raw, got, want)
+		}
+	})
+}
+
+// appendCanonicalJSON writes a decoded JSON value canonically, the
+// reference FuzzCanonJSON checks appendCanonJSON against: no
+// whitespace, object keys sorted by their UTF-8 bytes, numbers exactly as
+// they were written in the stored text, strings with only '"', '\\' and the
+// control characters U+0000 to U+001F escaped (as \", \\ and \u00xx with
+// lowercase hex digits), everything else as UTF-8.
+func appendCanonicalJSON(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case bool:
+		return strconv.AppendBool(b, x)
+	case json.Number:
+		return append(b, x...)
+	case string:
+		return appendCanonicalString(b, x)
+	case []any:
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendCanonicalJSON(b, e)
+		}
+		return append(b, ']')
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendCanonicalString(b, k)
+			b = append(b, ':')
+			b = appendCanonicalJSON(b, x[k])
+		}
+		return append(b, '}')
+	}
+	// decodeJSON yields only the types above.
+	return append(b, "null"...)
 }
 
 // FuzzCheckProof: checking any proof never panics, and a proof accepted

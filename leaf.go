@@ -4,10 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
-	"fmt"
-	"slices"
-	"strconv"
 	"time"
 	"unicode/utf8"
 )
@@ -46,42 +42,29 @@ var leafColumns = []string{"id", "table_name", "object_pk", "object_repr", "acti
 // appendLeafInput appends the version 1 leaf encoding of r to b: the
 // version byte, the ID, the text and JSON columns each as a 4-byte length
 // and its bytes (JSON columns in canonical form), and the creation time as
-// seconds and nanoseconds since the Unix epoch in UTC. It fails only for a
-// JSON column that is not valid JSON.
-func appendLeafInput(b []byte, r *leafRow) ([]byte, error) {
+// seconds and nanoseconds since the Unix epoch in UTC.
+func appendLeafInput(b []byte, r *leafRow) []byte {
 	b = append(b, leafVersion)
 	b = binary.BigEndian.AppendUint64(b, uint64(r.ID))
 	for _, s := range [...]string{r.Table, r.ObjectPK, r.ObjectRepr, r.Action} {
 		b = appendLeafString(b, s)
 	}
-	var err error
-	if b, err = appendLeafJSON(b, "changes", r.Changes); err != nil {
-		return nil, err
-	}
+	b = appendLeafJSON(b, r.Changes)
 	for _, s := range [...]string{r.ActorID, r.RemoteAddr, r.CID} {
 		b = appendLeafString(b, s)
 	}
-	if b, err = appendLeafJSON(b, "data", r.Data); err != nil {
-		return nil, err
-	}
-	if b, err = appendLeafJSON(b, "snapshot", r.Snapshot); err != nil {
-		return nil, err
-	}
+	b = appendLeafJSON(b, r.Data)
+	b = appendLeafJSON(b, r.Snapshot)
 	t := r.CreatedAt.UTC()
 	b = binary.BigEndian.AppendUint64(b, uint64(t.Unix()))
-	b = binary.BigEndian.AppendUint32(b, uint32(t.Nanosecond()))
-	return b, nil
+	return binary.BigEndian.AppendUint32(b, uint32(t.Nanosecond()))
 }
 
 // leafHash is the RFC 6962 leaf hash of r: SHA-256 of the byte 0x00 and the
 // leaf encoding. buf is scratch space, returned grown for the next call.
-func leafHash(buf []byte, r *leafRow) (hash [32]byte, scratch []byte, err error) {
-	buf = append(buf[:0], 0x00) // RFC 6962 leaf prefix
-	buf, err = appendLeafInput(buf, r)
-	if err != nil {
-		return hash, buf, fmt.Errorf("auditlog: entry %d: %w", r.ID, err)
-	}
-	return sha256.Sum256(buf), buf, nil
+func leafHash(buf []byte, r *leafRow) (hash [32]byte, scratch []byte) {
+	buf = appendLeafInput(append(buf[:0], 0x00), r) // RFC 6962 leaf prefix
+	return sha256.Sum256(buf), buf
 }
 
 func appendLeafString(b []byte, s string) []byte {
@@ -89,70 +72,34 @@ func appendLeafString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
+// invalidJSON marks a JSON column whose stored text is not valid JSON: it
+// is followed by the text as stored (length and bytes).
+const invalidJSON = 0xFFFFFFFF
+
 // appendLeafJSON appends a JSON column: its canonical form (see
-// appendCanonicalJSON), "null" for NULL, empty text, JSON null or an empty
-// object, which the plugin stores alike.
-func appendLeafJSON(b []byte, column string, raw []byte) ([]byte, error) {
-	var v any
-	if raw := bytes.TrimSpace(raw); len(raw) > 0 {
-		var err error
-		if v, err = decodeJSON(raw); err != nil {
-			return nil, fmt.Errorf("%s: %w", column, err)
-		}
-	}
-	if m, ok := v.(map[string]any); ok && len(m) == 0 {
-		v = nil
-	}
+// appendCanonJSON), "null" for NULL, empty text, JSON null or an empty
+// object, which the plugin stores alike; a text that is not valid JSON (a
+// corrupt row, which SQLite may hold) as the marker invalidJSON and the
+// text as stored, so that it can be sealed and verified too.
+func appendLeafJSON(b []byte, raw []byte) []byte {
 	lenAt := len(b)
 	b = append(b, 0, 0, 0, 0)
-	b = appendCanonicalJSON(b, v)
-	binary.BigEndian.PutUint32(b[lenAt:], uint32(len(b)-lenAt-4))
-	return b, nil
-}
-
-// appendCanonicalJSON writes a decoded JSON value canonically: no
-// whitespace, object keys sorted by their UTF-8 bytes, numbers exactly as
-// they were written in the stored text, strings with only '"', '\\' and the
-// control characters U+0000 to U+001F escaped (as \", \\ and \u00xx with
-// lowercase hex digits), everything else as UTF-8.
-func appendCanonicalJSON(b []byte, v any) []byte {
-	switch x := v.(type) {
-	case nil:
-		return append(b, "null"...)
-	case bool:
-		return strconv.AppendBool(b, x)
-	case json.Number:
-		return append(b, x...)
-	case string:
-		return appendCanonicalString(b, x)
-	case []any:
-		b = append(b, '[')
-		for i, e := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendCanonicalJSON(b, e)
+	if trimmed := bytes.Trim(raw, " \t\n\r"); len(trimmed) == 0 { // JSON whitespace
+		b = append(b, "null"...)
+	} else {
+		out, empty, err := appendCanonJSON(b, trimmed)
+		switch {
+		case err != nil:
+			b = binary.BigEndian.AppendUint32(b[:lenAt], invalidJSON)
+			return appendLeafString(b, string(raw))
+		case empty:
+			b = append(b[:lenAt+4], "null"...)
+		default:
+			b = out
 		}
-		return append(b, ']')
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		b = append(b, '{')
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendCanonicalString(b, k)
-			b = append(b, ':')
-			b = appendCanonicalJSON(b, x[k])
-		}
-		return append(b, '}')
 	}
-	// decodeJSON yields only the types above.
-	return append(b, "null"...)
+	binary.BigEndian.PutUint32(b[lenAt:], uint32(len(b)-lenAt-4))
+	return b
 }
 
 func appendCanonicalString(b []byte, s string) []byte {

@@ -64,6 +64,8 @@ func leafVectorInputs() []leafVector {
 		{Name: "unicode, escapes and key order", ID: 9007199254740993, Table: "t\u00e9", ObjectPK: `["acme","42"]`,
 			ObjectRepr: "\u65e5\u672c", Action: "custom", Changes: strp(`{"z":["a\"b\\c\n\u0001","\u00e9<>&"],"a":[{"y":1,"x":[true,false,null]},2e10]}`),
 			Data: strp(`{"b":1,"a":{"d":"\u2028","c":-0.0}}`), Snapshot: strp(`{"k":"v"}`), CreatedAt: "2026-12-31T23:59:59.999999999Z"},
+		{Name: "corrupt JSON kept as stored", ID: 3, Table: "items", ObjectPK: "3", Action: "update",
+			Changes: strp(` {"a": [1, 2]`), Data: strp(`NaN`), CreatedAt: "2026-01-02T03:04:05Z"},
 		{Name: "before the epoch", ID: -5, Table: "x", ObjectPK: "", Action: "delete",
 			Changes: strp(`{"a":[1,null]}`), CreatedAt: "1969-12-31T23:59:59.5Z"},
 	}
@@ -77,14 +79,8 @@ func TestLeafVectors(t *testing.T) {
 	var got []leafVector
 	for _, lv := range leafVectorInputs() {
 		r := lv.row(t)
-		input, err := appendLeafInput(nil, &r)
-		if err != nil {
-			t.Fatalf("%s: %v", lv.Name, err)
-		}
-		sum, _, err := leafHash(nil, &r)
-		if err != nil {
-			t.Fatal(err)
-		}
+		input := appendLeafInput(nil, &r)
+		sum, _ := leafHash(nil, &r)
 		lv.LeafInput, lv.LeafHash = hex.EncodeToString(input), hex.EncodeToString(sum[:])
 		got = append(got, lv)
 	}
@@ -123,13 +119,13 @@ func TestLeafEncodingInvariance(t *testing.T) {
 	variant.Changes = []byte(` { "b" : [ null , { "j" : 1 , "k" : 2 } ] , "a" : [ 1 , "x" ] } `)
 	variant.Data = []byte(`{}`)
 	variant.Snapshot = []byte(`null`)
-	h1, _, _ := leafHash(nil, &base)
-	h2, _, _ := leafHash(nil, &variant)
+	h1, _ := leafHash(nil, &base)
+	h2, _ := leafHash(nil, &variant)
 	if h1 != h2 {
 		t.Error("equivalent stored JSON gives another leaf hash")
 	}
 	variant.Changes = []byte(`{"a":[1.0,"x"],"b":[null,{"k":2,"j":1}]}`)
-	if h3, _, _ := leafHash(nil, &variant); h3 == h1 {
+	if h3, _ := leafHash(nil, &variant); h3 == h1 {
 		t.Error("a number written otherwise gives the same leaf hash; numbers are hashed as stored")
 	}
 }

@@ -161,9 +161,7 @@ func (p *Plugin) newSealHeader(last *BatchHeader, rows []leafRow) (*BatchHeader,
 	var buf []byte
 	for i := range rows {
 		var sum [32]byte
-		if sum, buf, err = leafHash(buf, &rows[i]); err != nil {
-			return nil, err
-		}
+		sum, buf = leafHash(buf, &rows[i])
 		seq := h.Start + int64(i)
 		rows[i].SealSeq, rows[i].LeafHash = &seq, sum[:]
 		if err := batch.Append(rows[i].LeafHash, nil); err != nil {
@@ -183,9 +181,6 @@ func (p *Plugin) newSealHeader(last *BatchHeader, rows []leafRow) (*BatchHeader,
 	return h, nil
 }
 
-// sealUpdateRows is how many entries one sealing UPDATE sets (3 values each).
-const sealUpdateRows = 1000
-
 // errSealConflict: an entry being sealed was sealed by someone else meanwhile.
 var errSealConflict = errors.New("an entry was sealed concurrently; nothing sealed")
 
@@ -193,8 +188,8 @@ var errSealConflict = errors.New("an entry was sealed concurrently; nothing seal
 // batch rolls back) when any of them is no longer unsealed.
 func (p *Plugin) markSealed(tx *gorm.DB, rows []leafRow) error {
 	caps := p.capabilities(tx)
-	for start := 0; start < len(rows); start += sealUpdateRows {
-		chunk := rows[start:min(start+sealUpdateRows, len(rows))]
+	for start := 0; start < len(rows); start += caps.sealUpdateRows() {
+		chunk := rows[start:min(start+caps.sealUpdateRows(), len(rows))]
 		st := &gorm.Statement{DB: tx, Context: tx.Statement.Context, Vars: make([]any, 0, 3*len(chunk))}
 		caps.writeSealUpdate(st, p.cfg.table, chunk)
 		res, err := tx.Statement.ConnPool.ExecContext(tx.Statement.Context, st.SQL.String(), st.Vars...)

@@ -42,10 +42,17 @@ def canon(v):
     return "{" + ",".join(canon(k) + ":" + canon(v[k]) for k in keys) + "}"
 
 
+def reject(name):
+    raise ValueError(name)
+
+
 def json_field(text):
     v = None
-    if text is not None and text.strip():
-        v = json.loads(text, parse_float=Num, parse_int=Num, parse_constant=Num)
+    if text is not None and text.strip(" \t\n\r"):
+        try:
+            v = json.loads(text, parse_float=Num, parse_int=Num, parse_constant=reject)
+        except ValueError:  # not valid JSON: the marker and the text as stored
+            return struct.pack(">I", 0xFFFFFFFF) + text_field(text)
     if isinstance(v, dict) and not v:
         v = None
     b = canon(v).encode()
