@@ -2,12 +2,12 @@ package auditlog
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strconv"
-	"crypto/sha256"
-	"errors"
 	"testing"
 
 	"github.com/transparency-dev/merkle/rfc6962"
