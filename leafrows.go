@@ -1,6 +1,7 @@
 package auditlog
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"time"
@@ -55,4 +56,96 @@ func (r *leafRow) scan(rows *sql.Rows) error {
 		r.ErasedBy = &erased.Int64
 	}
 	return nil
+}
+
+// leafStream reads the sealed entries of seal sequence 0..end-1 in seal
+// order, a page at a time. Outside a transaction it reads one page ahead on
+// a goroutine of its own (another connection of the pool), so that the
+// database's work overlaps the hashing; in a transaction, whose one
+// connection takes one query at a time, it reads when asked. close stops
+// the goroutine and waits for it.
+type leafStream struct {
+	p      *Plugin
+	tx     *gorm.DB
+	end    int64
+	lo     int64 // next page to read, synchronous mode
+	pages  chan leafPage
+	cancel context.CancelFunc
+	done   chan struct{}
+	cur    []leafRow
+}
+
+type leafPage struct {
+	rows []leafRow
+	err  error
+}
+
+func (p *Plugin) newLeafStream(ctx context.Context, tx *gorm.DB, end int64) *leafStream {
+	s := &leafStream{p: p, tx: tx, end: end}
+	if _, inTx := tx.Statement.ConnPool.(gorm.TxCommitter); inTx {
+		return s
+	}
+	ctx, s.cancel = context.WithCancel(ctx)
+	s.pages, s.done = make(chan leafPage, 1), make(chan struct{})
+	go func() {
+		defer close(s.done)
+		defer close(s.pages)
+		tx := tx.WithContext(ctx)
+		for lo := int64(0); lo < end; lo += verifyPage {
+			rows, err := p.readLeafRows(tx, 0, "seal_seq >= ? AND seal_seq < ?", lo, min(lo+verifyPage, end))
+			select {
+			case s.pages <- leafPage{rows, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return s
+}
+
+// next returns the next entry in seal order if its seal sequence number is
+// below end, else nil (the entry stays for the next call).
+func (s *leafStream) next(end int64) (*leafRow, error) {
+	for len(s.cur) == 0 {
+		pg, ok := s.page()
+		if !ok {
+			return nil, nil
+		}
+		if pg.err != nil {
+			return nil, pg.err
+		}
+		s.cur = pg.rows
+	}
+	if r := &s.cur[0]; *r.SealSeq < end {
+		s.cur = s.cur[1:]
+		return r, nil
+	}
+	return nil, nil
+}
+
+func (s *leafStream) page() (leafPage, bool) {
+	if s.pages != nil {
+		pg, ok := <-s.pages
+		return pg, ok
+	}
+	if s.lo >= s.end {
+		return leafPage{}, false
+	}
+	lo := s.lo
+	s.lo += verifyPage
+	rows, err := s.p.readLeafRows(s.tx, 0, "seal_seq >= ? AND seal_seq < ?", lo, min(lo+verifyPage, s.end))
+	return leafPage{rows, err}, true
+}
+
+func (s *leafStream) close() {
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	for range s.pages { //nolint:revive // drain so the goroutine ends
+	}
+	<-s.done
 }

@@ -164,6 +164,8 @@ type verifier struct {
 	// object, for VerifyObject: the object's sealed entries by seal
 	// sequence number, not yet found in a batch; nil for Verify.
 	object map[int64]*leafRow
+	// stream reads the sealed entries in seal order (Verify only).
+	stream *leafStream
 }
 
 func (v *verifier) full() bool { return len(v.rep.Problems) >= v.max }
@@ -203,6 +205,18 @@ func (v *verifier) run(ctx context.Context) error {
 	}
 	if err := v.loadPurged(); err != nil {
 		return err
+	}
+	if v.object == nil {
+		last, err := v.p.lastHeader(v.tx)
+		if err != nil {
+			return err
+		}
+		end := int64(0)
+		if last != nil {
+			end = last.TreeSize
+		}
+		v.stream = v.p.newLeafStream(ctx, v.tx, end)
+		defer v.stream.close()
 	}
 	const page = 1000
 	for after := int64(0); !v.full(); {

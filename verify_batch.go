@@ -83,15 +83,19 @@ func (v *verifier) batch(h *BatchHeader, continuous bool) error {
 	before := len(v.rep.Problems)
 	b := batchCheck{v: v, h: h, next: h.Start, root: rangeFactory().NewEmptyRange(0)}
 	end := h.Start + h.Size
-	for lo := h.Start; lo < end && !v.full(); lo += verifyPage {
-		rows, err := v.p.readLeafRows(v.tx, 0, "seal_seq >= ? AND seal_seq < ?", lo, min(lo+verifyPage, end))
+	for !v.full() {
+		r, err := v.stream.next(end)
 		if err != nil {
 			return err
 		}
-		for i := range rows {
-			if err := b.row(&rows[i]); err != nil {
-				return err
-			}
+		if r == nil {
+			break
+		}
+		if *r.SealSeq < h.Start {
+			continue // in the range of a missing header, reported as such
+		}
+		if err := b.row(r); err != nil {
+			return err
 		}
 	}
 	for ; b.next < end; b.next++ {
