@@ -293,3 +293,26 @@ func (p *Plugin) lastHeader(tx *gorm.DB) (*BatchHeader, error) {
 	}
 	return &hs[0], nil
 }
+
+// RunSealer seals every interval until ctx is done, starting at once: the
+// background sealer. It blocks; run it on a goroutine of your own and
+// cancel ctx to stop it (it returns ctx's error then). A failed Seal is
+// passed to onError (nil: ignored) and retried at the next tick; each
+// successful one, also of a quiet period, emits its checkpoint as Seal does.
+func (p *Plugin) RunSealer(ctx context.Context, db *gorm.DB, interval time.Duration, onError func(error)) error {
+	if interval <= 0 {
+		return fmt.Errorf("%w: sealer interval %v", ErrInvalidOption, interval)
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := p.Seal(ctx, db); err != nil && onError != nil && ctx.Err() == nil {
+			onError(err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}

@@ -8,6 +8,9 @@
 //	history   one object's history, newest first, as a table or JSON lines
 //	export    the entries of a filtered range as JSON lines, oldest first
 //	purge     delete the entries older than a cut-off (retention)
+//	seal      seal committed entries into batches and sign a checkpoint
+//	verify    check the sealed log against its seal chain and a checkpoint
+//	keygen    make an Ed25519 key pair for signing checkpoints
 //
 // The global flags are -dsn (default $AUDITLOG_DSN), -driver (sqlite,
 // postgres or mysql; guessed from the DSN when left out: "postgres://" and
@@ -25,6 +28,9 @@
 //	auditlog export -model invoices -field status -quiet
 //	auditlog purge -before 2160h -dry-run
 //	auditlog purge -before 2025-01-01 -model sessions -action access -batch 5000
+//	auditlog keygen -out /etc/auditlog/seal.key
+//	auditlog seal -key /etc/auditlog/seal.key -checkpoint-dir /mnt/worm/checkpoints -interval 1m
+//	auditlog verify -checkpoint /mnt/worm/checkpoints/latest.note -key /etc/auditlog/seal.key.pub
 //
 // The table of history has the columns ID, TIME (UTC, microseconds), ACTION,
 // ACTOR, CID and CHANGES, one change a line as "column: old → new" with
