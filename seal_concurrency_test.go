@@ -32,15 +32,16 @@ func checkSealedOnce(t *testing.T, db *gorm.DB, want int) {
 	}
 }
 
-// TestSealConcurrentWithWriters: 16 writers and two sealers at once; in the
-// end every entry is sealed once and the log verifies.
+// TestSealConcurrentWithWriters: 16 writers, two sealers and a verifier at
+// once; Verify finds nothing wrong meanwhile, and in the end every entry is
+// sealed once and the log verifies.
 func TestSealConcurrentWithWriters(t *testing.T) {
 	const writers, perWriter = 16, 25
 	forEachDB(t, func(t *testing.T, db *gorm.DB) {
 		p, ver := sealSetup(t, db, 7, 0)
 		ctx := context.Background()
 		var wg, sealers sync.WaitGroup
-		errs := make(chan error, writers+2)
+		errs := make(chan error, writers+3)
 		done := make(chan struct{})
 		for w := range writers {
 			wg.Add(1)
@@ -54,6 +55,21 @@ func TestSealConcurrentWithWriters(t *testing.T) {
 				}
 			}()
 		}
+		sealers.Add(1)
+		go func() { // Verify beside the writers and sealers finds nothing wrong
+			defer sealers.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if rep, err := p.Verify(ctx, db, VerifyOptions{}); err != nil {
+					errs <- fmt.Errorf("verify during the seals: %w %v", err, rep.Problems)
+					return
+				}
+			}
+		}()
 		for range 2 {
 			sealers.Add(1)
 			go func() {

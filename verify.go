@@ -126,10 +126,13 @@ type VerifyReport struct {
 // What it covers: the sealed entries, up to the trusted checkpoint's size
 // for deletions at the tail. Entries not sealed yet are not covered.
 //
-// Cost: one pass over the sealed entries in seal order, in pages, plus one
-// read of the purge headers; memory is bounded by the largest batch
-// (SealConfig.BatchSize), not by the log's size. It takes no lock and runs
-// beside writers and sealers (it reads batches as they were committed).
+// Cost: one pass over the sealed entries in seal order, in pages (the next
+// page read on a second connection while the current one is hashed), plus
+// one read of the purge headers; memory is bounded by the largest batch
+// (SealConfig.BatchSize) and two pages, not by the log's size. It takes no
+// lock and runs beside writers and sealers: it checks the batches sealed
+// when it starts. A Purge running at the same time can make the batches it
+// removes look deleted: run Verify after it.
 func (p *Plugin) Verify(ctx context.Context, db *gorm.DB, opts VerifyOptions) (VerifyReport, error) {
 	v := &verifier{p: p, tx: db.Session(&gorm.Session{NewDB: true, Context: ctx}), max: opts.MaxProblems,
 		tree: rangeFactory().NewEmptyRange(0)}
@@ -206,15 +209,17 @@ func (v *verifier) run(ctx context.Context) error {
 	if err := v.loadPurged(); err != nil {
 		return err
 	}
+	// The headers as they are now: batches sealed while Verify runs are
+	// left for the next Verify.
+	last, err := v.p.lastHeader(v.tx)
+	if err != nil {
+		return err
+	}
+	lastBatch, end := int64(0), int64(0)
+	if last != nil {
+		lastBatch, end = last.Batch, last.TreeSize
+	}
 	if v.object == nil {
-		last, err := v.p.lastHeader(v.tx)
-		if err != nil {
-			return err
-		}
-		end := int64(0)
-		if last != nil {
-			end = last.TreeSize
-		}
 		v.stream = v.p.newLeafStream(ctx, v.tx, end)
 		defer v.stream.close()
 	}
@@ -224,7 +229,8 @@ func (v *verifier) run(ctx context.Context) error {
 			return err
 		}
 		var hs []BatchHeader
-		err := v.tx.Table(v.p.headerTable()).Where("batch > ?", after).Order("batch").Limit(page).Find(&hs).Error
+		err := v.tx.Table(v.p.headerTable()).Where("batch > ? AND batch <= ?", after, lastBatch).
+			Order("batch").Limit(page).Find(&hs).Error
 		if err != nil {
 			return fmt.Errorf("read headers: %w", err)
 		}
@@ -242,7 +248,7 @@ func (v *verifier) run(ctx context.Context) error {
 	if v.object != nil {
 		return nil
 	}
-	end := int64(-1)
+	end = -1
 	if v.prev != nil {
 		end = v.prev.TreeSize
 	}
