@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -161,6 +163,33 @@ func TestSealCrash(t *testing.T) {
 		checkSealedOnce(t, db, 11)
 		if rep, err := p.Verify(context.Background(), db, VerifyOptions{Checkpoint: res.Checkpoint, Verifier: ver}); err != nil {
 			t.Fatalf("verify: %v %v", err, rep.Problems)
+		}
+	})
+}
+
+// TestRunSealer: the background sealer seals at once and at each tick, and
+// stops with its context.
+func TestRunSealer(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		p, _ := sealSetup(t, db, 100, 3)
+		var checkpoints atomic.Int64
+		p.cfg.seal.Checkpoints = CheckpointFunc(func(context.Context, []byte) error {
+			checkpoints.Add(1)
+			return nil
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		stopped := make(chan error)
+		go func() { stopped <- p.RunSealer(ctx, db, 10*time.Millisecond, func(err error) { t.Error(err) }) }()
+		for checkpoints.Load() < 3 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+		if err := <-stopped; !errors.Is(err, context.Canceled) {
+			t.Errorf("RunSealer returned %v; want context.Canceled", err)
+		}
+		checkSealedOnce(t, db, 3)
+		if err := p.RunSealer(context.Background(), db, 0, nil); !errors.Is(err, ErrInvalidOption) {
+			t.Errorf("RunSealer with no interval: %v", err)
 		}
 	})
 }
