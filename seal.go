@@ -48,6 +48,8 @@ const maxSealBatch = 100000
 // connection of its own) and the write transaction on SQLite; a second Seal
 // waits for the first. Every sealed row is also updated only while still
 // unsealed: an entry is never sealed twice. db must not be a transaction.
+// On SQLite, open the database with _txlock=immediate (as for concurrent
+// writers): otherwise a second sealer fails with "database is locked".
 //
 // Failure: a batch is all or nothing; a crash or killed connection in the
 // middle of one rolls it back, and the next Seal seals those entries. The

@@ -2,8 +2,10 @@ package auditlog
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 
 	"gorm.io/gorm"
 )
@@ -65,11 +67,12 @@ func (p *Plugin) VerifyObject(ctx context.Context, db *gorm.DB, obj any, opts Ve
 func (v *verifier) objectBatch(h *BatchHeader) error {
 	end := h.Start + h.Size
 	var mine []*leafRow
-	for seq := h.Start; seq < end && len(mine) < len(v.object); seq++ {
-		if r, ok := v.object[seq]; ok {
+	for seq, r := range v.object { // the object's few entries, not the batch's many
+		if seq >= h.Start && seq < end {
 			mine = append(mine, r)
 		}
 	}
+	slices.SortFunc(mine, func(a, b *leafRow) int { return cmp.Compare(*a.SealSeq, *b.SealSeq) })
 	if len(mine) > 0 {
 		v.rep.Batches++
 		if err := v.objectLeaves(h, mine); err != nil {
