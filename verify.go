@@ -68,6 +68,8 @@ type Problem struct {
 	Detail string
 }
 
+// String is the problem on one line: its kind, then the entry, sequence
+// number and batch concerned where known, then the detail.
 func (p Problem) String() string {
 	s := string(p.Kind)
 	if p.EntryID != 0 {
