@@ -127,4 +127,15 @@ func TestLogSchemaHasOneSource(t *testing.T) {
 	if diff := cmp.Diff(append([]string{"id"}, columns...), stored.DBNames); diff != "" {
 		t.Errorf("storedEntry columns (-LogEntry +storedEntry):\n%s", diff)
 	}
+	leaf, err := schema.Parse(&leafRow{}, cache, schema.NamingStrategy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := append(append([]string{"id"}, columns...), sealColumns...)
+	if diff := cmp.Diff(all, leaf.DBNames); diff != "" {
+		t.Errorf("leafRow columns (-LogEntry +leafRow):\n%s", diff)
+	}
+	if diff := cmp.Diff(all, leafColumns); diff != "" {
+		t.Errorf("leafColumns (-LogEntry +leafColumns):\n%s", diff)
+	}
 }

@@ -33,6 +33,9 @@ type leafRow struct {
 	SealSeq    *int64    `gorm:"column:seal_seq"`
 	LeafHash   []byte    `gorm:"column:leaf_hash"`
 	ErasedBy   *int64    `gorm:"column:erased_by"`
+	// computed is the leaf hash recomputed from the fields, when already
+	// done (by Verify's reader, beside the checking); not a column.
+	computed []byte `gorm:"-"`
 }
 
 // leafColumns are the columns leafRow reads, in its field order.

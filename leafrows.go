@@ -60,8 +60,8 @@ func (r *leafRow) scan(rows *sql.Rows) error {
 
 // leafStream reads the sealed entries of seal sequence 0..end-1 in seal
 // order, a page at a time. Outside a transaction it reads one page ahead on
-// a goroutine of its own (another connection of the pool), so that the
-// database's work overlaps the hashing; in a transaction, whose one
+// a goroutine of its own (another connection of the pool) and recomputes
+// the leaf hashes there, so that reading and hashing overlap the checking; in a transaction, whose one
 // connection takes one query at a time, it reads when asked. close stops
 // the goroutine and waits for it.
 type leafStream struct {
@@ -91,8 +91,16 @@ func (p *Plugin) newLeafStream(ctx context.Context, tx *gorm.DB, end int64) *lea
 		defer close(s.done)
 		defer close(s.pages)
 		tx := tx.WithContext(ctx)
+		var buf []byte
 		for lo := int64(0); lo < end; lo += verifyPage {
 			rows, err := p.readLeafRows(tx, 0, "seal_seq >= ? AND seal_seq < ?", lo, min(lo+verifyPage, end))
+			for i := range rows { // hash here, on this goroutine, while the checker checks the last page
+				if rows[i].ErasedBy == nil {
+					var sum [32]byte
+					sum, buf = leafHash(buf, &rows[i])
+					rows[i].computed = sum[:]
+				}
+			}
 			select {
 			case s.pages <- leafPage{rows, err}:
 			case <-ctx.Done():
