@@ -44,7 +44,10 @@ type PurgeOptions struct {
 // keeps their headers and appends a purge header per batch recording what
 // went and opts.Reason, so that Verify still verifies the log; entries not
 // sealed yet are never purged, and BatchSize, Models, Tables and Actions do
-// not apply (filters are an error).
+// not apply (filters are an error). Purge a sealed log only through a plugin
+// with the Sealing option: without it Purge deletes single entries, which
+// Verify then reports as deleted (the auditlog command turns sealing on by
+// itself when the log's header table exists).
 //
 // It returns an error wrapping ErrInvalidQuery for a zero cut-off or batch
 // size over the limit, ErrInvalidModel for a bad model, ErrInvalidAction for
