@@ -275,3 +275,125 @@ func (c capabilities) missingTable(err error, table string) bool {
 	}
 	return false
 }
+
+// sealLock is how one sealer at a time is ensured (Plugin.Seal).
+type sealLock int
+
+const (
+	// sealLockTx: the seal's transaction itself excludes other writers
+	// (SQLite has one writer at a time).
+	sealLockTx sealLock = iota
+	// sealLockAdvisory: pg_advisory_xact_lock, held until the transaction ends.
+	sealLockAdvisory
+	// sealLockNamed: GET_LOCK on a connection of its own, released after
+	// the transaction commits (MySQL, MariaDB).
+	sealLockNamed
+)
+
+// sealLock says how this database keeps sealers apart.
+func (c capabilities) sealLock() sealLock {
+	switch c.dialect {
+	case "postgres":
+		return sealLockAdvisory
+	case "mysql":
+		return sealLockNamed
+	}
+	return sealLockTx
+}
+
+// sealUpdateRows is how many entries one writeSealUpdate statement sets:
+// all of a batch on PostgreSQL (three array parameters), else a thousand
+// (three or five placeholders each).
+func (c capabilities) sealUpdateRows() int {
+	if c.dialect == "postgres" {
+		return maxSealBatch
+	}
+	return 1000
+}
+
+// writeSealUpdate writes the statement that sets seal_seq and leaf_hash of
+// rows by ID, only where seal_seq is still NULL: an UPDATE joined to a list
+// of (id, seal_seq, leaf_hash) values (on MySQL, CASE expressions by ID).
+func (c capabilities) writeSealUpdate(st *gorm.Statement, table string, rows []leafRow) {
+	switch c.dialect {
+	case "mysql":
+		writeSealUpdateCase(st, table, rows)
+	case "postgres":
+		writeSealUpdateArrays(st, table, rows)
+	default:
+		writeSealUpdateValues(st, table, rows)
+	}
+}
+
+// writeSealUpdateCase: CASE by ID and an IN list of primary keys (MySQL,
+// MariaDB): a join with a derived table reaches the log through another
+// index and waits on the locks of uncommitted entries.
+func writeSealUpdateCase(st *gorm.Statement, table string, rows []leafRow) {
+	st.WriteString("UPDATE ")
+	st.WriteQuoted(table)
+	st.WriteString(" SET leaf_hash = CASE id")
+	for i := range rows {
+		st.WriteString(" WHEN ")
+		st.AddVar(st, rows[i].ID)
+		st.WriteString(" THEN ")
+		st.AddVar(st, rows[i].LeafHash)
+	}
+	st.WriteString(" END, seal_seq = CASE id")
+	for i := range rows {
+		st.WriteString(" WHEN ")
+		st.AddVar(st, rows[i].ID)
+		st.WriteString(" THEN ")
+		st.AddVar(st, *rows[i].SealSeq)
+	}
+	st.WriteString(" END WHERE id IN (")
+	for i := range rows {
+		if i > 0 {
+			st.WriteByte(',')
+		}
+		st.AddVar(st, rows[i].ID)
+	}
+	st.WriteString(") AND seal_seq IS NULL")
+}
+
+// writeSealUpdateArrays: three array parameters (PostgreSQL), one short
+// statement planned as a nested loop over the primary key (a VALUES list
+// of a thousand rows gets a hash join over the whole log).
+func writeSealUpdateArrays(st *gorm.Statement, table string, rows []leafRow) {
+	ids, seqs, hashes := make([]int64, len(rows)), make([]int64, len(rows)), make([][]byte, len(rows))
+	for i := range rows {
+		ids[i], seqs[i], hashes[i] = rows[i].ID, *rows[i].SealSeq, rows[i].LeafHash
+	}
+	st.WriteString("UPDATE ")
+	st.WriteQuoted(table)
+	st.WriteString(" SET seal_seq = v.s, leaf_hash = v.h FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]) AS v(id, s, h) WHERE ")
+	st.WriteQuoted(table)
+	st.WriteString(".id = v.id AND ")
+	st.WriteQuoted(table)
+	st.WriteString(".seal_seq IS NULL")
+	st.Vars = append(st.Vars, ids, seqs, hashes)
+}
+
+// writeSealUpdateValues: UPDATE … FROM a VALUES list (SQLite 3.33+).
+func writeSealUpdateValues(st *gorm.Statement, table string, rows []leafRow) {
+	st.WriteString("UPDATE ")
+	st.WriteQuoted(table)
+	// VALUES takes no column aliases, so a first row names them.
+	st.WriteString(" SET seal_seq = v.s, leaf_hash = v.h FROM (SELECT NULL AS id, NULL AS s, NULL AS h UNION ALL VALUES ")
+	for i := range rows {
+		if i > 0 {
+			st.WriteByte(',')
+		}
+		st.WriteByte('(')
+		st.AddVar(st, rows[i].ID)
+		st.WriteByte(',')
+		st.AddVar(st, *rows[i].SealSeq)
+		st.WriteByte(',')
+		st.AddVar(st, rows[i].LeafHash)
+		st.WriteByte(')')
+	}
+	st.WriteString(") AS v WHERE ")
+	st.WriteQuoted(table)
+	st.WriteString(".id = v.id AND ")
+	st.WriteQuoted(table)
+	st.WriteString(".seal_seq IS NULL")
+}

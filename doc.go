@@ -112,6 +112,23 @@
 // command cmd/auditlog does the same from a shell; package web is a
 // read-only history view and JSON API for admins (auditlog serve serves it).
 //
+// # Tamper evidence
+//
+// With the Sealing option, Plugin.Seal (or the background Plugin.RunSealer)
+// seals committed entries into batches: each entry's leaf hash (a canonical
+// encoding of all its fields, docs/LEAF-ENCODING.md), an RFC 6962 Merkle
+// root per batch, a chain of batch headers, and an Ed25519-signed
+// checkpoint of the whole sealed log to keep outside the database.
+// Plugin.Verify recomputes it all and reports every edited, deleted,
+// inserted, reordered or re-sequenced entry, edited or deleted header and
+// cut-off tail, wrapping ErrTampered; Plugin.VerifyObject checks one
+// object's entries, Plugin.Prove and CheckProof an inclusion proof. Purge
+// then removes whole sealed batches only, and Plugin.EraseEntries erases an
+// entry's payload while keeping it verifiable. Covered: sealed entries up to
+// the last checkpoint kept outside the database; not covered: entries not
+// sealed yet, and an attacker holding the signing key. The write path is
+// unchanged by sealing.
+//
 // # Transactions
 //
 // Entries are inserted by callbacks that run before

@@ -97,3 +97,18 @@ var ErrNoActor = errors.New("auditlog: no actor in the context")
 // create it with db.AutoMigrate(&auditlog.LogEntry{}), or Plugin.AutoMigrate
 // when WithTable names another table. The change is rolled back.
 var ErrNoLogTable = errors.New("auditlog: log table does not exist")
+
+// Errors about tamper evidence: Plugin.Verify, OpenCheckpoint, CheckProof.
+var (
+	// ErrTampered: the sealed log does not match its own seal chain or a
+	// trusted checkpoint: an entry or batch header was edited, deleted,
+	// inserted or moved, the tail was cut off, or a signature or proof does
+	// not verify. Verify's report lists every problem found.
+	ErrTampered = errors.New("auditlog: audit log tampered with")
+	// ErrInvalidCheckpoint: a checkpoint's text is not a checkpoint of this
+	// format (not a signature problem: that is ErrTampered).
+	ErrInvalidCheckpoint = errors.New("auditlog: invalid checkpoint")
+	// ErrNotSealed: the operation needs sealed entries, such as Purge with
+	// sealing on reaching an unsealed entry, or a proof of an unsealed entry.
+	ErrNotSealed = errors.New("auditlog: entry not sealed")
+)

@@ -5,6 +5,8 @@ go 1.24.0
 require (
 	github.com/go-sql-driver/mysql v1.8.1
 	github.com/google/go-cmp v0.7.0
+	github.com/transparency-dev/merkle v0.0.2
+	golang.org/x/mod v0.27.0
 	gorm.io/driver/mysql v1.6.0
 	gorm.io/driver/postgres v1.6.0
 	gorm.io/driver/sqlite v1.6.0

@@ -3,6 +3,8 @@ package auditlog
 import (
 	"context"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // Option configures a Plugin. Options are applied in order by New. A nil
@@ -33,6 +35,12 @@ type config struct {
 	// strategy forces a capture strategy where it applies (tests only:
 	// the conformance run goes through every strategy of each database).
 	strategy strategy
+
+	// seal is the Sealing option's configuration; nil: sealing is off.
+	seal *SealConfig
+	// sealHook runs in each seal transaction before its header is written
+	// (tests only: a crash in the middle of a seal).
+	sealHook func(tx *gorm.DB) error
 }
 
 // WithTable stores entries in the named table instead of DefaultTable.

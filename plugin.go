@@ -138,10 +138,15 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 }
 
 // AutoMigrate creates or updates the log table (the one named by WithTable)
-// and its indexes. With the default table it is the same as
-// db.AutoMigrate(&auditlog.LogEntry{}).
+// and its indexes, and the seal chain's header table (the log table's name
+// with "_batches" appended, see BatchHeader). For the log table alone, with
+// the default name, db.AutoMigrate(&auditlog.LogEntry{}) is the same; Seal
+// creates the header table when it is missing.
 func (p *Plugin) AutoMigrate(db *gorm.DB) error {
-	return db.Table(p.cfg.table).AutoMigrate(&LogEntry{})
+	if err := db.Table(p.cfg.table).AutoMigrate(&LogEntry{}); err != nil {
+		return err
+	}
+	return db.Table(p.headerTable()).AutoMigrate(&BatchHeader{})
 }
 
 func (p *Plugin) namer() schema.Namer {

@@ -25,6 +25,9 @@ type PurgeOptions struct {
 	// Progress, when set, is called after each batch with the number of
 	// entries deleted so far.
 	Progress func(deleted int64)
+	// Reason is recorded in the seal chain's purge headers when sealing is
+	// on (default "retention").
+	Reason string
 }
 
 // Purge deletes the entries created before the cut-off (CreatedAt < before)
@@ -36,12 +39,25 @@ type PurgeOptions struct {
 // error or when ctx is done, returning the count deleted so far; batches
 // already deleted stay deleted.
 //
+// With sealing on (the Sealing option), Purge removes only whole sealed
+// batches, oldest first, whose entries were all created before the cut-off,
+// keeps their headers and appends a purge header per batch recording what
+// went and opts.Reason, so that Verify still verifies the log; entries not
+// sealed yet are never purged, and BatchSize, Models, Tables and Actions do
+// not apply (filters are an error). Purge a sealed log only through a plugin
+// with the Sealing option: without it Purge deletes single entries, which
+// Verify then reports as deleted (the auditlog command turns sealing on by
+// itself when the log's header table exists).
+//
 // It returns an error wrapping ErrInvalidQuery for a zero cut-off or batch
 // size over the limit, ErrInvalidModel for a bad model, ErrInvalidAction for
 // a malformed action.
 func (p *Plugin) Purge(ctx context.Context, db *gorm.DB, before time.Time, opts PurgeOptions) (int64, error) {
 	if before.IsZero() {
 		return 0, fmt.Errorf("%w: Purge needs a cut-off time", ErrInvalidQuery)
+	}
+	if p.cfg.seal != nil {
+		return p.purgeSealed(ctx, db, before, opts)
 	}
 	batch := opts.BatchSize
 	switch {

@@ -9,6 +9,9 @@
 //	export    the entries of a filtered range as JSON lines, oldest first
 //	purge     delete the entries older than a cut-off (retention)
 //	serve     the read-only web view and JSON API (package web) over HTTP
+//	seal      seal committed entries into batches and sign a checkpoint
+//	verify    check the sealed log against its seal chain and a checkpoint
+//	keygen    make an Ed25519 key pair for signing checkpoints
 //
 // The global flags are -dsn (default $AUDITLOG_DSN), -driver (sqlite,
 // postgres or mysql; guessed from the DSN when left out: "postgres://" and
@@ -28,6 +31,9 @@
 //	auditlog purge -before 2025-01-01 -model sessions -action access -batch 5000
 //	auditlog serve -addr 127.0.0.1:8080            # prints http://127.0.0.1:8080/?token=...
 //	curl -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:8080/api/entries?actor=user-42'
+//	auditlog keygen -out /etc/auditlog/seal.key
+//	auditlog seal -key /etc/auditlog/seal.key -checkpoint-dir /mnt/worm/checkpoints -interval 1m
+//	auditlog verify -checkpoint /mnt/worm/checkpoints/latest.note -key /etc/auditlog/seal.key.pub
 //
 // The table of history has the columns ID, TIME (UTC, microseconds), ACTION,
 // ACTOR, CID and CHANGES, one change a line as "column: old → new" with

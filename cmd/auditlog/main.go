@@ -51,9 +51,15 @@ Commands:
   export [-model TABLE] [-actor A]... [-action X]... [-cid C] [-field COLUMN] [-since T] [-until T] [-oldest=false] [-quiet]
         entries of a filtered range as JSON lines, oldest first
   purge -before T [-model TABLE]... [-action X]... [-batch N] [-dry-run] [-quiet]
-        delete entries created before T
+        delete entries created before T (whole sealed batches once the log is sealed)
   serve [-addr HOST:PORT] [-token T | -insecure-no-auth] [-location ZONE]
         serve the read-only web view and JSON API (loopback, token required)
+  seal [-key FILE] [-checkpoint FILE | -checkpoint-dir DIR] [-origin O] [-batch N] [-interval D]
+        seal the committed entries into batches and sign a checkpoint
+  verify [-checkpoint FILE -key PUB] [-max N]
+        check the sealed log against its seal chain and a trusted checkpoint
+  keygen -out FILE [-name N]
+        make an Ed25519 key pair for signing checkpoints
 
 Global flags (also accepted after the command):
   -dsn DSN
@@ -68,7 +74,8 @@ Times (T) are RFC 3339 (2026-01-02T15:04:05Z), a date (2026-01-02, midnight
 UTC) or an age before now (720h, 30d).
 
 Exit status: 0 success (also when entries with corrupt JSON were skipped,
-which is reported on stderr), 1 runtime error, 2 usage error.
+which is reported on stderr), 1 runtime error (verify: also a tampered log),
+2 usage error.
 Run 'auditlog <command> -h' for a command's flags.
 `
 
@@ -88,11 +95,20 @@ var commands = []command{
 		"Writes the entries of a filtered range to stdout as JSON lines, one LogEntry a line, oldest first,\n" +
 			"reading them page by page. Progress goes to stderr every 10 pages and at the end.", runExport},
 	{"purge", "-before T [-model TABLE]... [-action X]... [-batch N] [-dry-run] [-quiet]",
-		"Deletes the entries created before T, in batches, and prints how many went.", runPurge},
+		"Deletes the entries created before T, in batches, and prints how many went. Once the log is sealed\n" +
+			"(its header table exists), it removes whole sealed batches only and records them in the seal chain.", runPurge},
 	{"serve", "[-addr HOST:PORT] [-token T | -insecure-no-auth] [-location ZONE]",
 		"Serves the read-only web view and JSON API of the log (package web) until interrupted. It listens on\n" +
 			"127.0.0.1:8080 by default and requires a token: -token, or a random one; the URL printed at start\n" +
 			"carries it (curl: -H 'Authorization: Bearer T').", runServe},
+	{"seal", "[-key FILE] [-checkpoint FILE | -checkpoint-dir DIR] [-origin O] [-batch N] [-interval D]",
+		"Seals the committed, unsealed entries into batches (Plugin.Seal) and, with -key, signs a checkpoint of the\n" +
+			"sealed log, also when nothing was sealed. Keep checkpoints where the database's administrators cannot write.", runSeal},
+	{"verify", "[-checkpoint FILE -key PUB] [-max N]",
+		"Recomputes every sealed entry's leaf hash, every batch root and header link (Plugin.Verify) and, with a\n" +
+			"checkpoint, checks the log against it; prints each problem with its kind and entry. Exit status 1 if any.", runVerify},
+	{"keygen", "-out FILE [-name N]",
+		"Writes a new Ed25519 signing key to FILE (mode 0600) and its public key to FILE.pub.", runKeygen},
 }
 
 func lookupCommand(name string) *command {
@@ -299,7 +315,11 @@ func (e *env) open(ctx context.Context) (*gorm.DB, *auditlog.Plugin, error) {
 		sqlDB.Close()
 		return nil, nil, fmt.Errorf("log table %q does not exist (see -table)", e.table)
 	}
-	return db, auditlog.New(auditlog.WithTable(e.table)), nil
+	var opts []auditlog.Option
+	if db.Migrator().HasTable(e.table + "_batches") { // sealed: purge whole batches only
+		opts = append(opts, auditlog.Sealing(auditlog.SealConfig{}))
+	}
+	return db, auditlog.New(append(opts, auditlog.WithTable(e.table))...), nil
 }
 
 // mysqlDSN is dsn with parseTime=true, which the log's time columns need

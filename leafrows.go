@@ -1,0 +1,159 @@
+package auditlog
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// readLeafRows reads the entries matching the condition in seal order (ties,
+// and unsealed entries, by ID), scanning straight into leafRow without
+// GORM's reflection: the sealer and Verify read every entry once.
+// limit > 0 reads at most that many.
+func (p *Plugin) readLeafRows(tx *gorm.DB, limit int, cond string, args ...any) ([]leafRow, error) {
+	q := tx.Table(p.cfg.table).Select(leafColumns).Where(cond, args...).Order("seal_seq, id")
+	if limit > 0 {
+		q = q.Limit(limit)
+	}
+	rows, err := q.Rows()
+	if err != nil {
+		return nil, fmt.Errorf("read entries: %w", err)
+	}
+	defer rows.Close()
+	var out []leafRow
+	for rows.Next() {
+		var r leafRow
+		if err := r.scan(rows); err != nil {
+			return nil, fmt.Errorf("read entries: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read entries: %w", err)
+	}
+	return out, nil
+}
+
+// scan reads one row of leafColumns.
+func (r *leafRow) scan(rows *sql.Rows) error {
+	var repr, actor, addr, cid sql.NullString
+	var seq, erased sql.NullInt64
+	var at time.Time
+	err := rows.Scan(&r.ID, &r.Table, &r.ObjectPK, &repr, &r.Action, &r.Changes, &actor, &addr, &cid,
+		&r.Data, &r.Snapshot, &at, &seq, &r.LeafHash, &erased)
+	if err != nil {
+		return err
+	}
+	r.ObjectRepr, r.ActorID, r.RemoteAddr, r.CID = repr.String, actor.String, addr.String, cid.String
+	r.CreatedAt = at
+	if seq.Valid {
+		r.SealSeq = &seq.Int64
+	}
+	if erased.Valid {
+		r.ErasedBy = &erased.Int64
+	}
+	return nil
+}
+
+// leafStream reads the sealed entries of seal sequence 0..end-1 in seal
+// order, a page at a time. Outside a transaction it reads one page ahead on
+// a goroutine of its own (another connection of the pool) and recomputes
+// the leaf hashes there, so that reading and hashing overlap the checking; in a transaction, whose one
+// connection takes one query at a time, it reads when asked. close stops
+// the goroutine and waits for it.
+type leafStream struct {
+	p      *Plugin
+	tx     *gorm.DB
+	end    int64
+	lo     int64 // next page to read, synchronous mode
+	pages  chan leafPage
+	cancel context.CancelFunc
+	done   chan struct{}
+	cur    []leafRow
+}
+
+type leafPage struct {
+	rows []leafRow
+	err  error
+}
+
+func (p *Plugin) newLeafStream(ctx context.Context, tx *gorm.DB, end int64) *leafStream {
+	s := &leafStream{p: p, tx: tx, end: end}
+	if _, inTx := tx.Statement.ConnPool.(gorm.TxCommitter); inTx {
+		return s
+	}
+	ctx, s.cancel = context.WithCancel(ctx)
+	s.pages, s.done = make(chan leafPage, 1), make(chan struct{})
+	go func() {
+		defer close(s.done)
+		defer close(s.pages)
+		tx := tx.WithContext(ctx)
+		var buf []byte
+		for lo := int64(0); lo < end; lo += verifyPage {
+			rows, err := p.readLeafRows(tx, 0, "seal_seq >= ? AND seal_seq < ?", lo, min(lo+verifyPage, end))
+			for i := range rows { // hash here, on this goroutine, while the checker checks the last page
+				if rows[i].ErasedBy == nil {
+					var sum [32]byte
+					sum, buf = leafHash(buf, &rows[i])
+					rows[i].computed = sum[:]
+				}
+			}
+			select {
+			case s.pages <- leafPage{rows, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return s
+}
+
+// next returns the next entry in seal order if its seal sequence number is
+// below end, else nil (the entry stays for the next call).
+func (s *leafStream) next(end int64) (*leafRow, error) {
+	for len(s.cur) == 0 {
+		pg, ok := s.page()
+		if !ok {
+			return nil, nil
+		}
+		if pg.err != nil {
+			return nil, pg.err
+		}
+		s.cur = pg.rows
+	}
+	if r := &s.cur[0]; *r.SealSeq < end {
+		s.cur = s.cur[1:]
+		return r, nil
+	}
+	return nil, nil
+}
+
+func (s *leafStream) page() (leafPage, bool) {
+	if s.pages != nil {
+		pg, ok := <-s.pages
+		return pg, ok
+	}
+	if s.lo >= s.end {
+		return leafPage{}, false
+	}
+	lo := s.lo
+	s.lo += verifyPage
+	rows, err := s.p.readLeafRows(s.tx, 0, "seal_seq >= ? AND seal_seq < ?", lo, min(lo+verifyPage, s.end))
+	return leafPage{rows, err}, true
+}
+
+func (s *leafStream) close() {
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	for range s.pages { //nolint:revive // drain so the goroutine ends
+	}
+	<-s.done
+}
