@@ -19,6 +19,7 @@ type modelConfig struct {
 	serialize              bool
 	actions                []Action // nil: create, update, delete
 	access                 bool
+	associations           []string // many2many fields whose links are recorded
 }
 
 // actionSet is the set of built-in actions recorded for a model.
@@ -108,6 +109,7 @@ type plan struct {
 	keyColumns    []int
 	fieldColumns  []int
 	stringer      bool           // the model is a fmt.Stringer, used for ObjectRepr
+	links         bool           // the model registers Associations
 	fieldIndex    map[string]int // tracked field index by column name
 }
 
@@ -240,6 +242,11 @@ func (c *modelConfig) validate(s *schema.Schema) error {
 	for _, a := range c.actions {
 		if actionBit(a) == 0 {
 			return fmt.Errorf("%w: Actions(%q): only create, update, delete and access are recorded automatically", ErrInvalidOption, a)
+		}
+	}
+	for _, name := range c.associations {
+		if rel := s.Relationships.Relations[name]; rel == nil || rel.Type != schema.Many2Many || rel.JoinTable == nil {
+			return fmt.Errorf("%w: Associations(%q) names no many2many field", ErrInvalidOption, name)
 		}
 	}
 	for name, label := range c.labels {
@@ -393,6 +400,7 @@ func (p *Plugin) planOf(s *schema.Schema, caps capabilities) *plan {
 		}
 		if cfg != nil {
 			pl.serialize = cfg.serialize
+			pl.links = len(cfg.associations) > 0
 		}
 		if len(pl.fields) == 0 {
 			pl = nil
