@@ -15,9 +15,9 @@ import (
 
 // Composite keys on both sides.
 type Tenant struct {
-	Org   string  `gorm:"primaryKey;size:20"`
-	ID    int64   `gorm:"primaryKey;autoIncrement:false"`
-	Name  string  `gorm:"size:20"`
+	Org   string `gorm:"primaryKey;size:20"`
+	ID    int64  `gorm:"primaryKey;autoIncrement:false"`
+	Name  string `gorm:"size:20"`
 	Perms []Perm `gorm:"many2many:tenant_perms"`
 }
 
