@@ -40,8 +40,13 @@ type linkRead struct {
 	stmt     *gorm.Statement
 	trackers []*linkTracker
 	columns  []string // join columns read
-	rows     [][]any  // the rows read (create: those that existed; delete: those matched)
+	existing [][]any  // create: the rows of the INSERT that existed before it
 	insert   [][]any  // create: the rows the INSERT sends
+	// tallies: per tracker, the links changed by owner; a DELETE's are
+	// counted as they are read, so a Clear of many links keeps at most
+	// max keys per owner and side in memory.
+	tallies []*linkTally
+	max     int
 }
 
 var linksKey = settingsKey{"links"} // *linkRead between auditlog:links_before and auditlog:links_after
@@ -101,8 +106,8 @@ func (p *Plugin) tracksLinks(db *gorm.DB) bool {
 
 // newLinkRead lays out the join columns the trackers need, or nil when a
 // relationship has a shape the plugin does not record (a polymorphic value).
-func newLinkRead(stmt *gorm.Statement, trackers []*linkTracker) *linkRead {
-	r := &linkRead{stmt: stmt, trackers: trackers}
+func newLinkRead(stmt *gorm.Statement, trackers []*linkTracker, max int) *linkRead {
+	r := &linkRead{stmt: stmt, trackers: trackers, max: max}
 	index := func(col string) int {
 		if i := slices.Index(r.columns, col); i >= 0 {
 			return i
@@ -111,6 +116,7 @@ func newLinkRead(stmt *gorm.Statement, trackers []*linkTracker) *linkRead {
 		return len(r.columns) - 1
 	}
 	for _, tr := range trackers {
+		r.tallies = append(r.tallies, &linkTally{deltas: map[string]*linkDelta{}})
 		owner := tr.plan.schema.PrimaryFields
 		tr.own = make([]int, len(owner))
 		for _, ref := range tr.rel.References {
@@ -148,7 +154,11 @@ func (p *Plugin) linksBefore(db *gorm.DB, create bool) {
 	if len(trackers) == 0 {
 		return
 	}
-	r := newLinkRead(stmt, trackers)
+	max := p.cfg.maxAssociationKeys
+	if max <= 0 {
+		max = defaultMaxAssociationKeys
+	}
+	r := newLinkRead(stmt, trackers, max)
 	if r == nil {
 		return
 	}
@@ -203,7 +213,10 @@ func (r *linkRead) readCreate(db *gorm.DB, caps capabilities) error {
 		return nil
 	}
 	column, values := schema.ToQueryValues(r.stmt.Table, r.columns, r.insert)
-	return r.read(db, caps, []clause.Expression{clause.IN{Column: column, Values: values}})
+	return r.read(db, caps, []clause.Expression{clause.IN{Column: column, Values: values}}, func(row []any) error {
+		r.existing = append(r.existing, row)
+		return nil
+	})
 }
 
 // readDelete reads the join rows the DELETE's conditions match.
@@ -216,12 +229,12 @@ func (r *linkRead) readDelete(db *gorm.DB, caps capabilities) error {
 	if !ok || len(w.Exprs) == 0 {
 		return nil
 	}
-	return r.read(db, caps, w.Exprs)
+	return r.read(db, caps, w.Exprs, func(row []any) error { return r.tally(row, false) })
 }
 
 // read scans the join rows matching conds, with FOR UPDATE where the
-// database locks rows, on the statement's connection.
-func (r *linkRead) read(db *gorm.DB, caps capabilities, conds []clause.Expression) error {
+// database locks rows, on the statement's connection, one row at a time.
+func (r *linkRead) read(db *gorm.DB, caps capabilities, conds []clause.Expression, fn func([]any) error) error {
 	q := db.Session(&gorm.Session{NewDB: true}).Table(r.stmt.Table).Select(r.columns).Where(clause.Where{Exprs: conds})
 	if caps.rowLocks {
 		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
@@ -250,7 +263,9 @@ func (r *linkRead) read(db *gorm.DB, caps capabilities, conds []clause.Expressio
 		for i, d := range dest {
 			row[i] = reflect.ValueOf(d).Elem().Interface()
 		}
-		r.rows = append(r.rows, row)
+		if err := fn(row); err != nil {
+			return err
+		}
 	}
 	return rows.Err()
 }

@@ -63,22 +63,54 @@ func (p *Plugin) linksAfter(db *gorm.DB) {
 	if db.Error != nil || db.Statement.RowsAffected == 0 {
 		return
 	}
-	changed, added := r.rows, false
 	if r.insert != nil {
-		changed, added = r.inserted(), true
-	}
-	for _, tr := range r.trackers {
-		if err := p.recordLinks(db, tr, changed, added); err != nil {
-			db.AddError(err)
-			return
+		for _, row := range r.inserted() {
+			if err := r.tally(row, true); err != nil {
+				db.AddError(err)
+				return
+			}
 		}
 	}
+	for i, tr := range r.trackers {
+		p.recordLinks(db, tr, r.tallies[i])
+	}
+}
+
+// linkTally is one tracker's changed links by owner, owners in the order
+// first seen.
+type linkTally struct {
+	deltas map[string]*linkDelta
+	owners []string
+}
+
+// tally notes a join row added or removed for every tracker.
+func (r *linkRead) tally(row []any, added bool) error {
+	for i, tr := range r.trackers {
+		owner, err := keyText(tr.plan.schema, pick(row, tr.own))
+		if err != nil {
+			return err
+		}
+		values := pick(row, tr.other)
+		text, err := keyText(tr.rel.FieldSchema, values)
+		if err != nil {
+			return err
+		}
+		t := r.tallies[i]
+		d := t.deltas[owner]
+		if d == nil {
+			d = &linkDelta{}
+			t.deltas[owner] = d
+			t.owners = append(t.owners, owner)
+		}
+		d.note(linkKey{values, text}, added, r.max)
+	}
+	return nil
 }
 
 // inserted is the rows of the INSERT that did not exist before it, once each.
 func (r *linkRead) inserted() [][]any {
-	seen := make(map[string]bool, len(r.rows)+len(r.insert))
-	for _, row := range r.rows {
+	seen := make(map[string]bool, len(r.existing)+len(r.insert))
+	for _, row := range r.existing {
 		seen[linkText(row)] = true
 	}
 	var out [][]any
@@ -91,47 +123,24 @@ func (r *linkRead) inserted() [][]any {
 	return out
 }
 
-// recordLinks writes one entry per owner of tr's association among rows.
-func (p *Plugin) recordLinks(db *gorm.DB, tr *linkTracker, rows [][]any, added bool) error {
-	max := p.cfg.maxAssociationKeys
-	if max <= 0 {
-		max = defaultMaxAssociationKeys
-	}
-	deltas := map[string]*linkDelta{}
-	var owners []string
-	for _, row := range rows {
-		owner, err := keyText(tr.plan.schema, pick(row, tr.own))
-		if err != nil {
-			return err
-		}
-		values := pick(row, tr.other)
-		text, err := keyText(tr.rel.FieldSchema, values)
-		if err != nil {
-			return err
-		}
-		d := deltas[owner]
-		if d == nil {
-			d = &linkDelta{}
-			deltas[owner] = d
-			owners = append(owners, owner)
-		}
-		d.note(linkKey{values, text}, added, max)
-	}
+// recordLinks writes one entry per owner of tr's association in t, or
+// leaves them for the entries of the owners' write that runs the statement.
+func (p *Plugin) recordLinks(db *gorm.DB, tr *linkTracker, t *linkTally) {
+	owners, deltas := t.owners, t.deltas
 	if len(owners) == 0 {
-		return nil
+		return
 	}
 	if o := pendingOwnerOp(db, tr.plan); o != nil {
 		for _, owner := range owners {
 			o.addLinks(owner, deltas[owner].changes(tr.column))
 		}
-		return nil
+		return
 	}
 	b := p.newBatch(db.Statement.Context, tr.plan)
 	for _, owner := range owners {
 		b.add(ActionUpdate, owner, reflect.Value{}, deltas[owner].changes(tr.column), nil, nil)
 	}
 	p.write(db, b)
-	return nil
 }
 
 // linkCountPrefix marks, in Changes, the counts of a side whose keys were not
