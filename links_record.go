@@ -2,11 +2,14 @@ package auditlog
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
 )
 
 // linkKey is one related object's key: its values as scanned (for order) and
@@ -165,7 +168,7 @@ type ownerOpKey struct{}
 // expose puts the op in its statement's context when its model registers
 // Associations, so that join-table writes inside the statement find it.
 func (o *op) expose() {
-	if !o.plan.links {
+	if len(o.plan.links) == 0 {
 		return
 	}
 	o.ctx = o.stmt.Context
@@ -254,4 +257,74 @@ func moveLinkCounts(e *LogEntry) {
 		}
 		counts[column] = map[string]any{"added": c.New, "removed": c.Old}
 	}
+}
+
+// linkColumns maps the column of each association cfg registers to its field
+// name. Called with p.mu held (planOf): it reads p.naming directly.
+func (p *Plugin) linkColumns(s *schema.Schema, cfg *modelConfig) map[string]string {
+	if len(cfg.associations) == 0 {
+		return nil
+	}
+	var namer schema.Namer = schema.NamingStrategy{}
+	if p.naming != nil {
+		namer = p.naming
+	}
+	out := make(map[string]string, len(cfg.associations))
+	for _, name := range cfg.associations {
+		out[namer.ColumnName("", name)] = name
+	}
+	return out
+}
+
+// tableLinks is linkColumns of the model registered for table, found by
+// parsing the registered models through tx's schema cache (StateAtKey, which
+// has no model).
+func (p *Plugin) tableLinks(tx *gorm.DB, table string) map[string]string {
+	if table == "" {
+		return nil
+	}
+	p.mu.RLock()
+	var types []reflect.Type
+	for t, cfg := range p.models {
+		if len(cfg.associations) > 0 {
+			types = append(types, t)
+		}
+	}
+	p.mu.RUnlock()
+	for _, t := range types {
+		st := &gorm.Statement{DB: tx}
+		if err := st.Parse(reflect.New(t).Interface()); err == nil && st.Schema.Table == table {
+			if pl := p.planOf(st.Schema, p.capabilities(tx)); pl != nil {
+				return pl.links
+			}
+		}
+	}
+	return nil
+}
+
+// applyLinks applies an association's change to a replayed set of keys: the
+// old keys removed, the new ones added; the result sorted (compareKeyTexts).
+func applyLinks(set any, ch Change) []any {
+	keys := map[string]bool{}
+	if list, ok := set.([]any); ok {
+		for _, k := range list {
+			keys[fmt.Sprint(k)] = true
+		}
+	}
+	if list, ok := ch.Old.([]any); ok {
+		for _, k := range list {
+			delete(keys, fmt.Sprint(k))
+		}
+	}
+	if list, ok := ch.New.([]any); ok {
+		for _, k := range list {
+			keys[fmt.Sprint(k)] = true
+		}
+	}
+	sorted := slices.SortedFunc(maps.Keys(keys), compareKeyTexts)
+	out := make([]any, len(sorted))
+	for i, k := range sorted {
+		out[i] = k
+	}
+	return out
 }

@@ -108,9 +108,9 @@ type plan struct {
 	columnFields  []*schema.Field
 	keyColumns    []int
 	fieldColumns  []int
-	stringer      bool           // the model is a fmt.Stringer, used for ObjectRepr
-	links         bool           // the model registers Associations
-	fieldIndex    map[string]int // tracked field index by column name
+	stringer      bool              // the model is a fmt.Stringer, used for ObjectRepr
+	links         map[string]string // Associations: the association's column in Changes → its field name
+	fieldIndex    map[string]int    // tracked field index by column name
 }
 
 // Register tracks model (a pointer to a struct, such as &User{}) with the
@@ -400,7 +400,7 @@ func (p *Plugin) planOf(s *schema.Schema, caps capabilities) *plan {
 		}
 		if cfg != nil {
 			pl.serialize = cfg.serialize
-			pl.links = len(cfg.associations) > 0
+			pl.links = p.linkColumns(s, cfg)
 		}
 		if len(pl.fields) == 0 {
 			pl = nil
