@@ -2,6 +2,7 @@ package auditlog
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -80,6 +81,41 @@ func TestAssociationActionsAndHooks(t *testing.T) {
 		}
 		if diff := cmp.Diff([]string{"posts 1"}, seen); diff != "" {
 			t.Errorf("BeforeLog saw (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestAssociationEntryFailureRollsBack: when the link entry cannot be
+// written (a BeforeLog error), the link change fails and is rolled back.
+func TestAssociationEntryFailureRollsBack(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		errHook := errors.New("refused")
+		p := New(BeforeLog(func(_ context.Context, e *LogEntry) error {
+			if _, ok := e.Changes["tags"]; ok {
+				return errHook
+			}
+			return nil
+		}))
+		if err := db.Use(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.AutoMigrate(&LogEntry{}, &Post{}, &Tag{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Register(&Post{}, Associations("Tags")); err != nil {
+			t.Fatal(err)
+		}
+		db.Create(&Tag{Name: "a"})
+		post := Post{Title: "p"}
+		db.Create(&post)
+		err := db.Model(&Post{ID: post.ID}).Association("Tags").Append(tagsOf(1))
+		if !errors.Is(err, errHook) {
+			t.Fatalf("append: %v, want the hook's error", err)
+		}
+		var n int64
+		db.Table("post_tags").Count(&n)
+		if n != 0 {
+			t.Errorf("post_tags has %d rows after the failed append, want 0", n)
 		}
 	})
 }
