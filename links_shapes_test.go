@@ -51,26 +51,33 @@ type Buddy struct {
 	Friends []*Buddy `gorm:"many2many:buddy_friends"`
 }
 
+// shapesSetup migrates the shapes' models, the custom join table, and
+// registers each owner with its association.
+func shapesSetup(t *testing.T, db *gorm.DB) {
+	t.Helper()
+	setup(t, db, []any{&Tenant{}, &Perm{}, &Member{}, &Club{}, &Buddy{}})
+	if err := db.SetupJoinTable(&Member{}, "Clubs", &MemberClub{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AutoMigrate(&MemberClub{}); err != nil {
+		t.Fatal(err)
+	}
+	plugin := db.Config.Plugins["auditlog"].(*Plugin)
+	for _, r := range []struct {
+		model any
+		field string
+	}{{&Tenant{}, "Perms"}, {&Member{}, "Clubs"}, {&Buddy{}, "Friends"}} {
+		if err := plugin.Register(r.model, Associations(r.field)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestAssociationShapes: composite keys, a custom join table with extra
 // columns and a self-referencing many2many record the same entries.
 func TestAssociationShapes(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *gorm.DB) {
-		setup(t, db, []any{&Tenant{}, &Perm{}, &Member{}, &Club{}, &Buddy{}})
-		if err := db.SetupJoinTable(&Member{}, "Clubs", &MemberClub{}); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.AutoMigrate(&MemberClub{}); err != nil {
-			t.Fatal(err)
-		}
-		plugin := db.Config.Plugins["auditlog"].(*Plugin)
-		for _, r := range []struct {
-			model any
-			field string
-		}{{&Tenant{}, "Perms"}, {&Member{}, "Clubs"}, {&Buddy{}, "Friends"}} {
-			if err := plugin.Register(r.model, Associations(r.field)); err != nil {
-				t.Fatal(err)
-			}
-		}
+		shapesSetup(t, db)
 		perms := []Perm{{"app", "read"}, {"app", "write"}}
 		clubs := []Club{{Name: "chess"}, {Name: "go"}}
 		buddies := []Buddy{{Name: "ann"}, {Name: "bob"}, {Name: "cy"}}
