@@ -2,6 +2,8 @@ package auditlog
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -170,8 +172,8 @@ func TestAssociationsOption(t *testing.T) {
 	p := New()
 	for _, name := range []string{"Title", "Nope"} {
 		err := p.Register(&Post{}, Associations(name))
-		if !errors.Is(err, ErrInvalidOption) {
-			t.Errorf("Associations(%q): got %v, want ErrInvalidOption", name, err)
+		if !errors.Is(err, ErrInvalidOption) || !strings.Contains(fmt.Sprint(err), `"`+name+`"`) {
+			t.Errorf("Associations(%q): got %v, want ErrInvalidOption naming the field", name, err)
 		}
 	}
 	if err := p.Register(&Post{}, Associations("Tags")); err != nil {
