@@ -116,7 +116,11 @@ func (p *Plugin) startCapture(db *gorm.DB, pl *plan, kind writeKind) {
 	stmt.ConnPool = c
 	o := &op{stmt: stmt, plan: pl, capture: c}
 	stmt.Settings.Store(opKey, o)
-	o.expose()
+	if kind == writeUpdate {
+		// Links a delete removes (Select("Tags").Delete) get an update entry
+		// of their own: a hard delete's entry has only nulls as new values.
+		o.expose()
+	}
 }
 
 // afterWrite records the rows an update or delete changed, as the capture

@@ -119,3 +119,27 @@ func TestAssociationEntryFailureRollsBack(t *testing.T) {
 		}
 	})
 }
+
+// TestAssociationOwnerDelete: deleting a post with Select("Tags") records the
+// links removed in an update entry, then the delete, which StateAt still
+// reads as a hard delete.
+func TestAssociationOwnerDelete(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		linkSetup(t, db, false)
+		post := Post{Title: "q", Tags: tagsOf(1, 2)}
+		if err := db.Create(&post).Error; err != nil {
+			t.Fatal(err)
+		}
+		clearEntries(t, db)
+		if err := db.Select("Tags").Delete(&post).Error; err != nil {
+			t.Fatal(err)
+		}
+		want := []summary{
+			{ActionUpdate, "2", Changes{"tags": links([]any{"1", "2"}, nil)}},
+			{ActionDelete, "2", Changes{"id": {num("2"), nil}, "title": {"q", nil}}},
+		}
+		if diff := cmp.Diff(want, summarize(allEntries(t, db))); diff != "" {
+			t.Errorf("entries (-want +got):\n%s", diff)
+		}
+	})
+}
