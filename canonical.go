@@ -480,3 +480,19 @@ func compareValues(a, b any) int {
 	}
 	return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
 }
+
+// compareKeyTexts orders ObjectPK texts as stored: integers by value, before
+// any other text, which is ordered as text.
+func compareKeyTexts(a, b string) int {
+	ia, errA := strconv.ParseInt(a, 10, 64)
+	ib, errB := strconv.ParseInt(b, 10, 64)
+	switch {
+	case errA == nil && errB == nil:
+		return cmp.Compare(ia, ib)
+	case errA == nil:
+		return -1
+	case errB == nil:
+		return 1
+	}
+	return strings.Compare(a, b)
+}

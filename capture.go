@@ -1,6 +1,7 @@
 package auditlog
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"slices"
@@ -38,6 +39,13 @@ type op struct {
 	// given to a create from maps.
 	old  map[string]rowState
 	maps int
+	// links: association changes of the statement's own rows, by key, that
+	// its join-table writes (run inside it, links.go) left for its entries;
+	// recorded once the op's entries are written.
+	links    map[string]Changes
+	linkKeys []string
+	recorded bool
+	ctx      context.Context // the statement's context before expose
 }
 
 // trackedPlan returns the plan of a write that is tracked: the model is
@@ -67,6 +75,7 @@ func loadOp(db *gorm.DB) *op {
 		return nil
 	}
 	db.Statement.Settings.Delete(opKey)
+	o.hide()
 	return o
 }
 
@@ -105,7 +114,13 @@ func (p *Plugin) startCapture(db *gorm.DB, pl *plan, kind writeKind) {
 	c := &capturePool{ConnPool: stmt.ConnPool, stmt: stmt, pl: pl, kind: kind,
 		caps: p.capabilities(db), force: p.cfg.strategy}
 	stmt.ConnPool = c
-	stmt.Settings.Store(opKey, &op{stmt: stmt, plan: pl, capture: c})
+	o := &op{stmt: stmt, plan: pl, capture: c}
+	stmt.Settings.Store(opKey, o)
+	if kind == writeUpdate {
+		// Links a delete removes (Select("Tags").Delete) get an update entry
+		// of their own: a hard delete's entry has only nulls as new values.
+		o.expose()
+	}
 }
 
 // afterWrite records the rows an update or delete changed, as the capture
@@ -129,7 +144,7 @@ func (p *Plugin) afterWrite(db *gorm.DB) {
 	if c.kind != writeUpdate {
 		action = ActionDelete
 	}
-	p.record(db, o.plan, action, changes)
+	p.record(db, o, action, changes)
 }
 
 // unwrap puts the statement's connection back right after gorm:update, so
@@ -147,9 +162,13 @@ func (p *Plugin) unwrap(db *gorm.DB) {
 // deleted, any other changed (action: update, or delete for a soft delete;
 // an upsert's update of an existing row is an update). A row whose tracked
 // fields did not change gets no entry, nor does an action the model does not
-// record.
-func (p *Plugin) record(db *gorm.DB, pl *plan, action Action, changes []rowChange) {
-	if len(changes) == 0 {
+// record. The association changes the op's join-table writes left
+// (o.links) join the entry of their row, or get an update entry of their
+// own, so that a statement gives one entry per object.
+func (p *Plugin) record(db *gorm.DB, o *op, action Action, changes []rowChange) {
+	o.recorded = true
+	pl := o.plan
+	if len(changes) == 0 && len(o.links) == 0 {
 		return
 	}
 	b := p.newBatch(db.Statement.Context, pl)
@@ -167,7 +186,7 @@ func (p *Plugin) record(db *gorm.DB, pl *plan, action Action, changes []rowChang
 		if !pl.actions.has(a) {
 			continue
 		}
-		diff := pl.diff(ch.old, ch.new)
+		diff := mergeLinks(pl.diff(ch.old, ch.new), o.takeLinks(ch.key))
 		if diff == nil && ch.old != nil && ch.new != nil {
 			continue // nothing tracked changed
 		}
@@ -176,6 +195,13 @@ func (p *Plugin) record(db *gorm.DB, pl *plan, action Action, changes []rowChang
 			state, prev = ch.old, nil // a hard delete: the state it removed
 		}
 		b.add(a, ch.key, ch.model, diff, state, prev)
+	}
+	if pl.actions.has(ActionUpdate) {
+		for _, key := range o.linkKeys {
+			if l := o.takeLinks(key); l != nil {
+				b.add(ActionUpdate, key, reflect.Value{}, l, nil, nil)
+			}
+		}
 	}
 	if len(b.entries) > 0 {
 		p.write(db, b)

@@ -37,6 +37,7 @@ func (p *Plugin) beforeCreate(db *gorm.DB) {
 		}
 	}
 	stmt.Settings.Store(opKey, o)
+	o.expose()
 }
 
 // afterCreate records the inserted rows. For a plain INSERT of structs that
@@ -63,7 +64,7 @@ func (p *Plugin) afterCreate(db *gorm.DB) {
 			return
 		}
 		if exact {
-			p.record(db, pl, ActionCreate, changes)
+			p.record(db, o, ActionCreate, changes)
 			return
 		}
 	}
@@ -85,7 +86,7 @@ func (p *Plugin) afterCreate(db *gorm.DB) {
 		db.AddError(err)
 		return
 	}
-	p.record(db, pl, ActionCreate, changes)
+	p.record(db, o, ActionCreate, changes)
 }
 
 // insertedAll reports whether the INSERT GORM ran sent every tracked column

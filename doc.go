@@ -56,6 +56,17 @@
 // create lists every non-null tracked column with old nil; a hard delete
 // every non-null tracked column with new nil.
 //
+// # Many-to-many links
+//
+// A model registered with Associations("Tags") also records its many2many
+// links: every join row GORM inserts or deletes gives the owner an update
+// entry with Changes["tags"] = Change{Old: keys removed, New: keys added},
+// sorted []any of ObjectPK texts; links written inside a write of the owner
+// (Create or Save with the association) join that write's entry. Each
+// join-table write costs one locked read of the rows it may touch. StateAt
+// replays the set of linked keys; Undo and Revert re-add what an entry
+// removed and remove what it added.
+//
 // # Masking
 //
 // Fields named by Mask (per model) or WithMask (every model) are stored with

@@ -26,6 +26,8 @@ type config struct {
 	trackAll  bool
 	trackNot  []any
 	batchSize int
+	// maxAssociationKeys: WithMaxAssociationKeys (0: the default).
+	maxAssociationKeys int
 
 	beforeLog    []func(context.Context, *LogEntry) error
 	afterLog     []func(context.Context, *LogEntry)
@@ -227,6 +229,27 @@ func Actions(actions ...Action) ModelOption {
 		}
 		m.actions = append(m.actions, actions...)
 	})
+}
+
+// Associations records the links of the named many2many fields (Go field
+// names, such as "Tags"): every join row GORM adds or removes (Association
+// Append, Replace, Delete, Clear; Create, Save and Updates of the owner with
+// the association) gives the owner an ActionUpdate entry whose Changes has
+// the association under its column-style name ("tags") with Old: the
+// related objects' keys removed, New: the keys added, each a sorted JSON
+// array of ObjectPK texts. Both sides of an association may register it;
+// each records its own entries. Register fails with ErrInvalidOption for a
+// field that is not a many2many association. Each join-table write costs
+// one locked read of the join rows it may touch. Repeating adds fields.
+func Associations(fields ...string) ModelOption {
+	return modelOptionFunc(func(m *modelConfig) { m.associations = append(m.associations, fields...) })
+}
+
+// WithMaxAssociationKeys bounds how many related keys one association entry
+// lists on each side (default 1000); beyond it keys are only counted, in
+// Data["links"][column] = {"added": n, "removed": m}. Repeating replaces it.
+func WithMaxAssociationKeys(n int) Option {
+	return optionFunc(func(c *config) { c.maxAssociationKeys = n })
 }
 
 // RecordAccess also records an ActionAccess entry for every row of the model

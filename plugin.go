@@ -75,6 +75,8 @@ const (
 	cbStamp  = "auditlog:stamp"
 	cbUnwrap = "auditlog:unwrap"
 	cbAccess = "auditlog:access"
+	cbLinksB = "auditlog:links_before"
+	cbLinksA = "auditlog:links_after"
 )
 
 // Initialize registers the plugin's callbacks on db's create, update, delete
@@ -117,6 +119,8 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 		create.Before("gorm:create").After(cbStamp).Register(cbBefore, p.beforeCreate),
 		create.After("gorm:create").Before("gorm:after_create").Register(cbAfter, p.afterCreate),
 		create.After("gorm:commit_or_rollback_transaction").Register(cbEnd, p.end),
+		create.Before("gorm:create").After(cbBefore).Register(cbLinksB, p.linksBeforeCreate),
+		create.After("gorm:create").Before("gorm:after_create").Register(cbLinksA, p.linksAfter),
 
 		update.Before("gorm:setup_reflect_value").Register(cbBegin, p.begin),
 		update.Before("gorm:update").Register(cbBefore, p.beforeUpdate),
@@ -128,6 +132,8 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 		del.Before("gorm:delete").Register(cbBefore, p.beforeDelete),
 		del.After("gorm:delete").Before("gorm:after_delete").Register(cbAfter, p.afterWrite),
 		del.After("gorm:commit_or_rollback_transaction").Register(cbEnd, p.end),
+		del.Before("gorm:delete").After(cbBefore).Register(cbLinksB, p.linksBeforeDelete),
+		del.After("gorm:delete").Before("gorm:after_delete").Register(cbLinksA, p.linksAfter),
 
 		cb.Query().After("gorm:query").Before("gorm:after_query").Register(cbAccess, p.afterQuery),
 	)
@@ -171,7 +177,7 @@ func (p *Plugin) begin(db *gorm.DB) {
 	if db.Error != nil || db.DryRun || Disabled(db.Statement.Context) {
 		return
 	}
-	if p.planFor(db) == nil {
+	if p.planFor(db) == nil && !p.tracksLinks(db) {
 		if s := db.Statement.Schema; s != nil && len(s.PrimaryFields) == 0 && s.Table != p.cfg.table &&
 			p.trackedByDefault(s.ModelType) {
 			db.AddError(fmt.Errorf("auditlog: %s is tracked by TrackAll but has no primary key, so its rows "+

@@ -19,6 +19,7 @@ type modelConfig struct {
 	serialize              bool
 	actions                []Action // nil: create, update, delete
 	access                 bool
+	associations           []string // many2many fields whose links are recorded
 }
 
 // actionSet is the set of built-in actions recorded for a model.
@@ -107,8 +108,9 @@ type plan struct {
 	columnFields  []*schema.Field
 	keyColumns    []int
 	fieldColumns  []int
-	stringer      bool           // the model is a fmt.Stringer, used for ObjectRepr
-	fieldIndex    map[string]int // tracked field index by column name
+	stringer      bool              // the model is a fmt.Stringer, used for ObjectRepr
+	links         map[string]string // Associations: the association's column in Changes → its field name
+	fieldIndex    map[string]int    // tracked field index by column name
 }
 
 // Register tracks model (a pointer to a struct, such as &User{}) with the
@@ -240,6 +242,11 @@ func (c *modelConfig) validate(s *schema.Schema) error {
 	for _, a := range c.actions {
 		if actionBit(a) == 0 {
 			return fmt.Errorf("%w: Actions(%q): only create, update, delete and access are recorded automatically", ErrInvalidOption, a)
+		}
+	}
+	for _, name := range c.associations {
+		if rel := s.Relationships.Relations[name]; rel == nil || rel.Type != schema.Many2Many || rel.JoinTable == nil {
+			return fmt.Errorf("%w: Associations(%q) names no many2many field", ErrInvalidOption, name)
 		}
 	}
 	for name, label := range c.labels {
@@ -393,6 +400,7 @@ func (p *Plugin) planOf(s *schema.Schema, caps capabilities) *plan {
 		}
 		if cfg != nil {
 			pl.serialize = cfg.serialize
+			pl.links = p.linkColumns(s, cfg)
 		}
 		if len(pl.fields) == 0 {
 			pl = nil

@@ -137,11 +137,16 @@ func (p *Plugin) restore(ctx context.Context, db *gorm.DB, obj any, entryID int6
 			updates, err = t.revertUpdates(ctx)
 			dataKey = DataRevertOf
 		}
-		if err != nil || len(updates) == 0 {
+		if err != nil {
 			return err
 		}
 		wctx := WithData(ctx, map[string]any{dataKey: entryID})
-		if err := tx.WithContext(wctx).Model(obj).Unscoped().Updates(updates).Error; err != nil {
+		if len(updates) > 0 {
+			if err := tx.WithContext(wctx).Model(obj).Unscoped().Updates(updates).Error; err != nil {
+				return fmt.Errorf("auditlog: %s %s %s to entry %d: %w", kind, name, t.key, entryID, err)
+			}
+		}
+		if err := t.restoreLinks(tx.WithContext(wctx), obj); err != nil {
 			return fmt.Errorf("auditlog: %s %s %s to entry %d: %w", kind, name, t.key, entryID, err)
 		}
 		return nil
@@ -208,8 +213,13 @@ func (t *restoreTarget) undoUpdates(ctx context.Context) (map[string]any, error)
 	}
 	pl := t.pl
 	updates := make(map[string]any, len(e.Changes))
+	links := 0
 	for _, col := range slices.Sorted(maps.Keys(e.Changes)) {
 		ch := e.Changes[col]
+		if _, link := pl.links[col]; link {
+			links++ // reversed by restoreLinks
+			continue
+		}
 		i, tracked := pl.fieldIndex[col]
 		if !tracked {
 			return nil, fmt.Errorf("%w: entry %d changed %s, which is not a tracked column of %s", ErrNotReversible, e.ID, col, pl.schema.Name)
@@ -230,7 +240,7 @@ func (t *restoreTarget) undoUpdates(ctx context.Context) (map[string]any, error)
 			updates[col] = assignedValue(ctx, tf, ch.Old)
 		}
 	}
-	if len(updates) == 0 {
+	if len(updates) == 0 && links == 0 {
 		return nil, fmt.Errorf("%w: entry %d changed only automatic timestamps of %s", ErrNotReversible, e.ID, t.key)
 	}
 	return updates, nil
@@ -257,7 +267,7 @@ func (t *restoreTarget) revertUpdates(ctx context.Context) (map[string]any, erro
 	if at < 0 {
 		return nil, fmt.Errorf("%w: entry %d, %s %s", ErrEntryNotFound, t.entryID, t.pl.schema.Name, t.key)
 	}
-	target, exists, complete := replay(entries[:at])
+	target, exists, complete := replay(entries[:at], nil)
 	pl := t.pl
 	if complete {
 		pl.fillNulls(target)

@@ -54,7 +54,15 @@ func (p *Plugin) stateAt(ctx context.Context, db *gorm.DB, target Query, t time.
 	if err != nil {
 		return nil, fmt.Errorf("auditlog: state at: %w", err)
 	}
-	state, exists, complete := replay(entries)
+	var links map[string]string
+	if f.schema != nil {
+		if pl := p.planOf(f.schema, p.capabilities(tx)); pl != nil {
+			links = pl.links
+		}
+	} else {
+		links = p.tableLinks(tx, target.Table)
+	}
+	state, exists, complete := replay(entries, links)
 	if !exists {
 		return nil, fmt.Errorf("%w (%s)", ErrNoState, t.UTC().Format(time.RFC3339Nano))
 	}
@@ -86,8 +94,10 @@ func readReplay(q *gorm.DB) ([]LogEntry, error) {
 // replay applies entries, oldest first, to an empty state. It reports
 // whether the object exists after the last one, and whether the state is
 // complete: it starts from a create entry or a snapshot, so that a tracked
-// column it does not hold was null.
-func replay(entries []LogEntry) (state map[string]any, exists, complete bool) {
+// column it does not hold was null. The changes of an association (a column
+// of links) remove their old keys from its set and add their new ones
+// (applyLinks).
+func replay(entries []LogEntry, links map[string]string) (state map[string]any, exists, complete bool) {
 	state = map[string]any{}
 	for _, e := range entries {
 		if hardDelete(e) {
@@ -104,6 +114,10 @@ func replay(entries []LogEntry) (state map[string]any, exists, complete bool) {
 			complete = true
 		}
 		for col, ch := range e.Changes {
+			if _, link := links[col]; link {
+				state[col] = applyLinks(state[col], ch)
+				continue
+			}
 			state[col] = ch.New
 		}
 		exists = true // created, changed, soft-deleted or acted on: the row is there

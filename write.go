@@ -174,6 +174,7 @@ func (b *entryBatch) add(action Action, key string, row reflect.Value, changes C
 	if b.data != nil {
 		e.Data = maps.Clone(b.data)
 	}
+	moveLinkCounts(&e)
 	if pl.serialize {
 		e.Snapshot = pl.snapshot(state)
 	}
