@@ -293,6 +293,7 @@ func (r *Relay) step(ctx context.Context) (int, error) {
 	}
 	if ready > 0 {
 		if err := r.publish(ctx, rows[:ready]); err != nil {
+			r.record(rows, 0) // the lag grows while the broker fails
 			return len(rows), err
 		}
 	}
