@@ -58,6 +58,8 @@ Commands:
         seal the committed entries into batches and sign a checkpoint
   verify [-checkpoint FILE -key PUB] [-max N]
         check the sealed log against its seal chain and a trusted checkpoint
+  relay [-nats URL] [-stream S] [-subject-prefix P] [-name N] [-batch N] [-progress D] [-once]
+        publish the committed entries to NATS JetStream, lag on stderr
   keygen -out FILE [-name N]
         make an Ed25519 key pair for signing checkpoints
 
@@ -107,6 +109,10 @@ var commands = []command{
 	{"verify", "[-checkpoint FILE -key PUB] [-max N]",
 		"Recomputes every sealed entry's leaf hash, every batch root and header link (Plugin.Verify) and, with a\n" +
 			"checkpoint, checks the log against it; prints each problem with its kind and entry. Exit status 1 if any.", runVerify},
+	{"relay", "[-nats URL] [-stream S] [-subject-prefix P] [-name N] [-batch N] [-progress D] [-once]",
+		"Publishes every committed entry, in commit order per object, to NATS JetStream (subject P.<model table>,\n" +
+			"message ID <log table>:<id>: exactly once within the stream's duplicate window), resuming from its cursor\n" +
+			"in the database; progress and lag go to stderr. Runs until interrupted, or with -once until caught up.", runRelay},
 	{"keygen", "-out FILE [-name N]",
 		"Writes a new Ed25519 signing key to FILE (mode 0600) and its public key to FILE.pub.", runKeygen},
 }
