@@ -19,6 +19,7 @@ type modelConfig struct {
 	serialize              bool
 	actions                []Action // nil: create, update, delete
 	access                 bool
+	retention              []retentionRule // this model's policies (Retention)
 }
 
 // actionSet is the set of built-in actions recorded for a model.
