@@ -17,6 +17,7 @@ const AnyAction Action = ""
 // retentionRule is one Retention option: keep entries of action (AnyAction:
 // all) for keep.
 type retentionRule struct {
+	table  string // "" : every table (or, in a modelConfig, the model's)
 	action Action
 	keep   time.Duration
 }
@@ -52,6 +53,14 @@ func Retention(action Action, keep time.Duration) RetentionOption {
 	return RetentionOption{retentionRule{action: action, keep: keep}}
 }
 
+// TableRetention is Retention for the entries of one table, named as in
+// LogEntry.Table: for tools that know tables, not model types (the auditlog
+// maintain command). It is as specific as a model's Retention; for the same
+// table and action, a Register option wins over it.
+func TableRetention(table string, action Action, keep time.Duration) Option {
+	return RetentionOption{retentionRule{table: table, action: action, keep: keep}}
+}
+
 // RetentionPolicy is one effective policy: Table "" is every table.
 type RetentionPolicy struct {
 	Table  string
@@ -78,7 +87,7 @@ func (r RetentionPolicy) String() string {
 func (p *Plugin) RetentionPolicies(db *gorm.DB) ([]RetentionPolicy, error) {
 	byKey := map[[2]string]time.Duration{}
 	for _, r := range p.cfg.retention {
-		byKey[[2]string{"", string(r.action)}] = r.keep
+		byKey[[2]string{r.table, string(r.action)}] = r.keep
 	}
 	p.mu.RLock()
 	models := make(map[reflect.Type][]retentionRule, len(p.models))
