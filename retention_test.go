@@ -2,7 +2,9 @@ package auditlog
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,4 +125,43 @@ func retentionFixture(t *testing.T, db *gorm.DB, tests []retentionCase) (*Plugin
 		}
 	}
 	return p, kept
+}
+
+// TestMaintainFailureRecorded: a run stopped by its context is recorded
+// "failed: ..." with what it removed; a sealed log refuses policies.
+func TestMaintainFailureRecorded(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		p := New(WithClock(func() time.Time { return testNow }), Retention(AnyAction, time.Hour))
+		if err := db.Use(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.AutoMigrate(&LogEntry{}); err != nil {
+			t.Fatal(err)
+		}
+		db.Create(&LogEntry{Table: "t", ObjectPK: "1", Action: ActionCreate, CreatedAt: testNow.Add(-2 * time.Hour)})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		// cancelled once the run is recorded, before its deletes
+		err := db.Callback().Create().After("gorm:create").Register("test:cancel", func(tx *gorm.DB) {
+			if tx.Statement.Table == p.RetentionRunTable() {
+				cancel()
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs, err := p.Maintain(ctx, db)
+		if err == nil || len(runs) != 1 {
+			t.Fatalf("Maintain with a cancelled context: %v, %v", runs, err)
+		}
+		var stored RetentionRun
+		db.Table(p.RetentionRunTable()).Take(&stored)
+		if !strings.HasPrefix(stored.Status, "failed: ") || stored.FinishedAt == nil {
+			t.Errorf("run table: %+v", stored)
+		}
+		sealed := New(Sealing(SealConfig{}), Retention(AnyAction, time.Hour))
+		if _, err := sealed.Maintain(context.Background(), db); !errors.Is(err, ErrSealedRetention) {
+			t.Errorf("sealed: %v", err)
+		}
+	})
 }
