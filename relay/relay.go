@@ -42,6 +42,11 @@
 //   - SQLite has one writer at a time: transactions commit in ID order,
 //     a gap is a rollback or a purge and is settled at once.
 //
+// The reasoning needs IDs drawn in time order: on PostgreSQL the log's ID
+// sequence must have CACHE 1 (the default of the serial/identity column
+// AutoMigrate creates); with a larger cache a session could insert an ID
+// below one published long after the gap settled, and it would be skipped.
+//
 // The same reasoning orders the entries of one object: writes to one row
 // are serialized by its row lock, so its entries draw their IDs in commit
 // order, and the relay publishes in ID order.
@@ -250,8 +255,10 @@ func (r *Relay) Run(ctx context.Context) error {
 // Options.BatchSize, all committed, in ID order, none past an unsettled
 // gap. It returns how many it read (published or held back). On a Sink
 // error the cursor stays and the same entries are published by the next
-// Step. Cost: one indexed range read on the log's primary key, one cursor
-// upsert, and on a gap one or two small queries (see the package doc).
+// Step. An entry whose stored JSON cannot be decoded fails every Step at
+// it (never skipped silently): repair or remove the row. Cost: one
+// indexed range read on the log's primary key, one cursor upsert, and on
+// a gap one or two small queries (see the package doc).
 func (r *Relay) Step(ctx context.Context) (int, error) {
 	n, err := r.step(ctx)
 	r.mu.Lock()
