@@ -165,3 +165,36 @@ func TestMaintainFailureRecorded(t *testing.T) {
 		}
 	})
 }
+
+// TestMaintainBatches: more expired entries than one batch (1000) all go,
+// the recent ones stay, on every database.
+func TestMaintainBatches(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		p := New(WithClock(func() time.Time { return testNow }), Retention(ActionAccess, time.Hour))
+		if err := db.Use(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.AutoMigrate(&LogEntry{}); err != nil {
+			t.Fatal(err)
+		}
+		rows := make([]LogEntry, 2600)
+		for i := range rows {
+			rows[i] = LogEntry{Table: "t", ObjectPK: "1", Action: ActionAccess, CreatedAt: testNow.Add(-2 * time.Hour)}
+			if i >= 2500 {
+				rows[i].CreatedAt = testNow
+			}
+		}
+		if err := db.CreateInBatches(rows, 500).Error; err != nil {
+			t.Fatal(err)
+		}
+		runs, err := p.Maintain(context.Background(), db)
+		if err != nil || len(runs) != 1 || runs[0].Removed != 2500 {
+			t.Fatalf("Maintain: %+v, %v", runs, err)
+		}
+		var left int64
+		db.Table(DefaultTable).Count(&left)
+		if left != 100 {
+			t.Errorf("%d entries left, want 100", left)
+		}
+	})
+}
