@@ -38,6 +38,9 @@ type config struct {
 	// the conformance run goes through every strategy of each database).
 	strategy strategy
 
+	// retention is the plugin-wide retention policies (Retention).
+	retention []retentionRule
+
 	// seal is the Sealing option's configuration; nil: sealing is off.
 	seal *SealConfig
 	// sealHook runs in each seal transaction before its header is written

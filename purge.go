@@ -71,6 +71,12 @@ func (p *Plugin) Purge(ctx context.Context, db *gorm.DB, before time.Time, opts 
 	if err != nil {
 		return 0, err
 	}
+	return p.purgeBatches(ctx, tx, conds, batch, opts.Progress)
+}
+
+// purgeBatches deletes the entries matching conds, oldest first, batch at a
+// time, each batch selected by ID and deleted in its own statement.
+func (p *Plugin) purgeBatches(ctx context.Context, tx *gorm.DB, conds []clause.Expression, batch int, progress func(int64)) (int64, error) {
 	var deleted int64
 	ids := make([]int64, 0, batch)
 	for {
@@ -95,8 +101,8 @@ func (p *Plugin) Purge(ctx context.Context, db *gorm.DB, before time.Time, opts 
 			return deleted, fmt.Errorf("auditlog: purge: delete batch: %w", res.Error)
 		}
 		deleted += res.RowsAffected
-		if opts.Progress != nil {
-			opts.Progress(deleted)
+		if progress != nil {
+			progress(deleted)
 		}
 		if len(ids) < batch {
 			return deleted, nil

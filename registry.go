@@ -19,7 +19,8 @@ type modelConfig struct {
 	serialize              bool
 	actions                []Action // nil: create, update, delete
 	access                 bool
-	associations           []string // many2many fields whose links are recorded
+	associations           []string        // many2many fields whose links are recorded
+	retention              []retentionRule // this model's policies (Retention)
 }
 
 // actionSet is the set of built-in actions recorded for a model.

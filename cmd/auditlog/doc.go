@@ -12,6 +12,8 @@
 //	seal      seal committed entries into batches and sign a checkpoint
 //	verify    check the sealed log against its seal chain and a checkpoint
 //	keygen    make an Ed25519 key pair for signing checkpoints
+//	maintain  apply retention policies and record each run
+//	relay     publish the committed entries to NATS JetStream (package relay)
 //
 // The global flags are -dsn (default $AUDITLOG_DSN), -driver (sqlite,
 // postgres or mysql; guessed from the DSN when left out: "postgres://" and
@@ -34,6 +36,8 @@
 //	auditlog keygen -out /etc/auditlog/seal.key
 //	auditlog seal -key /etc/auditlog/seal.key -checkpoint-dir /mnt/worm/checkpoints -interval 1m
 //	auditlog verify -checkpoint /mnt/worm/checkpoints/latest.note -key /etc/auditlog/seal.key.pub
+//	auditlog maintain -retention access=90d -retention '*=3650d' -retention sessions:*=30d
+//	auditlog relay -dsn 'host=db user=app dbname=app' -nats nats://127.0.0.1:4222   # progress and lag on stderr
 //
 // The table of history has the columns ID, TIME (UTC, microseconds), ACTION,
 // ACTOR, CID and CHANGES, one change a line as "column: old → new" with

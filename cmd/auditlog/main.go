@@ -58,6 +58,10 @@ Commands:
         seal the committed entries into batches and sign a checkpoint
   verify [-checkpoint FILE -key PUB] [-max N]
         check the sealed log against its seal chain and a trusted checkpoint
+  maintain -retention [TABLE:]ACTION=AGE ...
+        apply retention policies, each run recorded in the run table
+  relay [-nats URL] [-stream S] [-subject-prefix P] [-name N] [-batch N] [-progress D] [-once]
+        publish the committed entries to NATS JetStream, lag on stderr
   keygen -out FILE [-name N]
         make an Ed25519 key pair for signing checkpoints
 
@@ -107,6 +111,13 @@ var commands = []command{
 	{"verify", "[-checkpoint FILE -key PUB] [-max N]",
 		"Recomputes every sealed entry's leaf hash, every batch root and header link (Plugin.Verify) and, with a\n" +
 			"checkpoint, checks the log against it; prints each problem with its kind and entry. Exit status 1 if any.", runVerify},
+	{"maintain", "-retention [TABLE:]ACTION=AGE ...",
+		"Applies retention policies (Plugin.Maintain): removes the expired entries each policy governs, in batches, and\n" +
+			"records each policy's run (policy, cut-off, rows removed, status) in the table <log table>_retention_runs.", runMaintain},
+	{"relay", "[-nats URL] [-stream S] [-subject-prefix P] [-name N] [-batch N] [-progress D] [-once]",
+		"Publishes every committed entry, in commit order per object, to NATS JetStream (subject P.<model table>,\n" +
+			"message ID <log table>:<id>: exactly once within the stream's duplicate window), resuming from its cursor\n" +
+			"in the database; progress and lag go to stderr. Runs until interrupted, or with -once until caught up.", runRelay},
 	{"keygen", "-out FILE [-name N]",
 		"Writes a new Ed25519 signing key to FILE (mode 0600) and its public key to FILE.pub.", runKeygen},
 }
