@@ -3,7 +3,6 @@ package auditlog
 import (
 	"fmt"
 	"reflect"
-	"slices"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -148,38 +147,75 @@ func (p *Plugin) unwrap(db *gorm.DB) {
 // an upsert's update of an existing row is an update). A row whose tracked
 // fields did not change gets no entry, nor does an action the model does not
 // record.
+//
+// Entries are built and written in chunks of the batch size (WithBatchSize):
+// each chunk goes through the BeforeLog hooks, scrubbing and its INSERT
+// before the next is built, and each row is released once its entry is
+// built, so at most one chunk of entries is held at a time. A failed chunk
+// adds its error to db and stops: the caller's transaction rolls back every
+// chunk written before it. The exception is a statement whose entries must
+// be scrubbed (the model masks or redacts fields and the entries may carry
+// data from the context or hooks): every row's secrets must be known before
+// any entry is scrubbed, since data may carry one row's secret into another
+// row's entry, so its entries are written as one chunk.
 func (p *Plugin) record(db *gorm.DB, pl *plan, action Action, changes []rowChange) {
 	if len(changes) == 0 {
 		return
 	}
 	b := p.newBatch(db.Statement.Context, pl)
-	b.entries = slices.Grow(b.entries, len(changes))
-	for _, ch := range changes {
-		a := action
-		switch {
-		case ch.old == nil:
-			a = ActionCreate
-		case ch.new == nil:
-			a = ActionDelete
-		case action == ActionCreate:
-			a = ActionUpdate // an upsert that updated an existing row
-		}
-		if !pl.actions.has(a) {
-			continue
-		}
-		diff := pl.diff(ch.old, ch.new)
-		if diff == nil && ch.old != nil && ch.new != nil {
-			continue // nothing tracked changed
-		}
-		state, prev := ch.new, ch.old
-		if ch.new == nil {
-			state, prev = ch.old, nil // a hard delete: the state it removed
-		}
-		b.add(a, ch.key, ch.model, diff, state, prev)
+	chunk := p.cfg.batchSize
+	if b.scrub {
+		chunk = len(changes)
 	}
-	if len(b.entries) > 0 {
-		p.write(db, b)
+	b.entries = make([]LogEntry, 0, min(chunk, len(changes)))
+	for i := range changes {
+		ch := changes[i]
+		changes[i] = rowChange{} // the row is garbage once its entry is built
+		addChange(b, action, ch)
+		if len(b.entries) >= chunk && !p.flush(db, b, min(chunk, len(changes)-i-1)) {
+			return
+		}
 	}
+	p.flush(db, b, 0)
+}
+
+// flush writes the entries built so far (see write) and starts a new chunk
+// with room for next entries. It reports whether the write succeeded.
+func (p *Plugin) flush(db *gorm.DB, b *entryBatch, next int) bool {
+	if len(b.entries) == 0 {
+		return true
+	}
+	p.write(db, b)
+	// A new slice, not b.entries[:0]: AfterLog hooks got pointers into it.
+	b.entries = make([]LogEntry, 0, next)
+	return db.Error == nil
+}
+
+// addChange adds the entry of one changed row to b, if it gets one (see
+// record).
+func addChange(b *entryBatch, action Action, ch rowChange) {
+	pl := b.pl
+	a := action
+	switch {
+	case ch.old == nil:
+		a = ActionCreate
+	case ch.new == nil:
+		a = ActionDelete
+	case action == ActionCreate:
+		a = ActionUpdate // an upsert that updated an existing row
+	}
+	if !pl.actions.has(a) {
+		return
+	}
+	diff := pl.diff(ch.old, ch.new)
+	if diff == nil && ch.old != nil && ch.new != nil {
+		return // nothing tracked changed
+	}
+	state, prev := ch.new, ch.old
+	if ch.new == nil {
+		state, prev = ch.old, nil // a hard delete: the state it removed
+	}
+	b.add(a, ch.key, ch.model, diff, state, prev)
 }
 
 // writeKind is what an update or delete statement does to its rows.

@@ -303,8 +303,11 @@ func (c *capturePool) queryRows(ctx context.Context) (sql.Result, error) {
 }
 
 // finish returns the rows the write changed, once GORM has run it: for
-// readReread it reads the new rows back by key.
+// readReread it reads the new rows back by key. The pool lets go of its
+// rows: from then on the returned changes hold the only references, which
+// record drops row by row.
 func (c *capturePool) finish(db *gorm.DB) ([]rowChange, error) {
+	defer func() { c.old, c.rows = nil, nil }()
 	if !c.used {
 		if c.stmt.SQL.Len() == 0 {
 			return nil, nil // gorm:update had nothing to set
