@@ -19,7 +19,7 @@ type chunkHooks struct {
 }
 
 func (h *chunkHooks) options(batch int) []Option {
-	return []Option{WithBatchSize(batch),
+	return []Option{WithBatchSize(batch), withPageRows(batch + 1),
 		BeforeLog(func(ctx context.Context, e *LogEntry) error {
 			h.calls = append(h.calls, 'b')
 			h.seen++
@@ -29,6 +29,11 @@ func (h *chunkHooks) options(batch int) []Option {
 			return nil
 		}),
 		AfterLog(func(ctx context.Context, e *LogEntry) { h.calls = append(h.calls, 'a') })}
+}
+
+// withPageRows sets how many rows a paged capture writes per statement.
+func withPageRows(n int) Option {
+	return optionFunc(func(c *config) { c.pageRows = n })
 }
 
 // seedBulkItems creates n BenchItems of group grp without auditing them.
@@ -44,7 +49,7 @@ func seedBulkItems(t testing.TB, db *gorm.DB, n, grp int) {
 }
 
 // TestBulkWritesInChunks: a Where update and delete of 10 rows with a batch
-// size of 3 are recorded in chunks of 3 entries (BeforeLog, INSERT and
+// size of 3 (PostgreSQL: in pages of 4 rows) are recorded in chunks of 3 entries (BeforeLog, INSERT and
 // AfterLog of one chunk before the next is built), one exact entry a row;
 // a failure in the second chunk, or a rollback after the write, leaves
 // neither rows changed nor entries.

@@ -101,8 +101,16 @@ func (p *Plugin) beforeDelete(db *gorm.DB) {
 
 func (p *Plugin) startCapture(db *gorm.DB, pl *plan, kind writeKind) {
 	stmt := db.Statement
+	action := ActionUpdate
+	if kind != writeUpdate {
+		action = ActionDelete
+	}
 	c := &capturePool{ConnPool: stmt.ConnPool, stmt: stmt, pl: pl, kind: kind,
-		caps: p.capabilities(db), force: p.cfg.strategy}
+		caps: p.capabilities(db), force: p.cfg.strategy, rec: p.newRecorder(db, pl, action, 0),
+		pageRows: p.cfg.pageRows}
+	if c.pageRows <= 0 {
+		c.pageRows = defaultPageRows
+	}
 	stmt.ConnPool = c
 	stmt.Settings.Store(opKey, &op{stmt: stmt, plan: pl, capture: c})
 }
@@ -124,11 +132,7 @@ func (p *Plugin) afterWrite(db *gorm.DB) {
 		db.AddError(err)
 		return
 	}
-	action := ActionUpdate
-	if c.kind != writeUpdate {
-		action = ActionDelete
-	}
-	p.record(db, o.plan, action, changes)
+	p.recordWith(db, c.rec, changes)
 }
 
 // unwrap puts the statement's connection back right after gorm:update, so
@@ -162,33 +166,68 @@ func (p *Plugin) record(db *gorm.DB, pl *plan, action Action, changes []rowChang
 	if len(changes) == 0 {
 		return
 	}
-	b := p.newBatch(db.Statement.Context, pl)
-	chunk := p.cfg.batchSize
-	if b.scrub {
-		chunk = len(changes)
-	}
-	b.entries = make([]LogEntry, 0, min(chunk, len(changes)))
+	p.recordWith(db, p.newRecorder(db, pl, action, len(changes)), changes)
+}
+
+// recordWith is record with a recorder that may have written entries
+// already (a paged capture's): it adds changes and writes what is left.
+func (p *Plugin) recordWith(db *gorm.DB, r *recorder, changes []rowChange) {
 	for i := range changes {
 		ch := changes[i]
 		changes[i] = rowChange{} // the row is garbage once its entry is built
-		addChange(b, action, ch)
-		if len(b.entries) >= chunk && !p.flush(db, b, min(chunk, len(changes)-i-1)) {
+		if err := r.add(ch); err != nil {
+			db.AddError(err)
 			return
 		}
 	}
-	p.flush(db, b, 0)
+	if err := r.flush(); err != nil {
+		db.AddError(err)
+	}
 }
 
-// flush writes the entries built so far (see write) and starts a new chunk
-// with room for next entries. It reports whether the write succeeded.
-func (p *Plugin) flush(db *gorm.DB, b *entryBatch, next int) bool {
-	if len(b.entries) == 0 {
-		return true
+// recorder builds the entries of one statement's rows as they come and
+// writes them a chunk (the batch size) at a time; see record.
+type recorder struct {
+	p      *Plugin
+	db     *gorm.DB
+	action Action
+	b      *entryBatch
+	chunk  int
+}
+
+// newRecorder starts the entries of a statement of about rows rows (0:
+// unknown) on db's connection.
+func (p *Plugin) newRecorder(db *gorm.DB, pl *plan, action Action, rows int) *recorder {
+	r := &recorder{p: p, db: db, action: action, b: p.newBatch(db.Statement.Context, pl), chunk: p.cfg.batchSize}
+	if rows > 0 {
+		r.b.entries = make([]LogEntry, 0, min(r.chunk, rows))
 	}
-	p.write(db, b)
+	return r
+}
+
+// streams reports whether entries may be written before every row of the
+// statement is known: not when they must be scrubbed of every row's secrets.
+func (r *recorder) streams() bool { return !r.b.scrub }
+
+// add builds the entry of one row, if it gets one, and writes the chunk
+// once it is full (unless the recorder does not stream).
+func (r *recorder) add(ch rowChange) error {
+	addChange(r.b, r.action, ch)
+	if r.streams() && len(r.b.entries) >= r.chunk {
+		return r.flush()
+	}
+	return nil
+}
+
+// flush writes the entries built so far and starts a new chunk.
+func (r *recorder) flush() error {
+	if len(r.b.entries) == 0 {
+		return nil
+	}
+	err := r.p.writeBatch(r.db, r.b)
 	// A new slice, not b.entries[:0]: AfterLog hooks got pointers into it.
-	b.entries = make([]LogEntry, 0, next)
-	return db.Error == nil
+	r.b.entries = make([]LogEntry, 0, r.chunk)
+	return err
 }
 
 // addChange adds the entry of one changed row to b, if it gets one (see

@@ -21,7 +21,12 @@ import (
 // write changes the locked rows only, in key order. A line ends after each
 // clause that may hold the caller's raw SQL (WHERE, SET), so that a "--"
 // comment in it cannot swallow the clauses after it.
-func (c *capturePool) oneStatementSQL() (string, []any) {
+//
+// A paged capture (capture_stream.go) passes the key of the last row of
+// the previous page (after; nil for the first) and the page's size
+// (limit; 0: no limit): the CTE then locks the next limit rows in key
+// order, WHERE <key> > after AND <the write's WHERE> ... LIMIT limit.
+func (c *capturePool) oneStatementSQL(after []any, limit int) (string, []any) {
 	stmt, lc := c.stmt, &c.pl.locked
 	st := c.newStatement()
 	st.WriteString("WITH ")
@@ -31,6 +36,13 @@ func (c *capturePool) oneStatementSQL() (string, []any) {
 	st.Clauses["FROM"] = clause.Clause{Name: "FROM", Expression: clause.From{}}
 	if where, ok := stmt.Clauses["WHERE"]; ok {
 		st.Clauses["WHERE"] = where
+	}
+	if after != nil {
+		st.Clauses["WHERE"] = clause.Clause{Name: "WHERE", Expression: keyFirst(stmt, keyAfter(c.pl, after))}
+	}
+	if limit > 0 {
+		// Named "": clause.Limit writes its keyword itself.
+		st.Clauses["LIMIT"] = clause.Clause{Expression: clause.Limit{Limit: &limit}}
 	}
 	st.Clauses["ORDER BY"] = clause.Clause{Name: "ORDER BY", Expression: lc.order}
 	st.Clauses["FOR"] = clause.Clause{Name: "FOR", Expression: clause.Locking{Strength: clause.LockingStrengthUpdate}}
