@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"slices"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -111,10 +110,19 @@ func (p *Plugin) beforeDelete(db *gorm.DB) {
 
 func (p *Plugin) startCapture(db *gorm.DB, pl *plan, kind writeKind) {
 	stmt := db.Statement
+	action := ActionUpdate
+	if kind != writeUpdate {
+		action = ActionDelete
+	}
 	c := &capturePool{ConnPool: stmt.ConnPool, stmt: stmt, pl: pl, kind: kind,
-		caps: p.capabilities(db), force: p.cfg.strategy}
+		caps: p.capabilities(db), force: p.cfg.strategy, rec: p.newRecorder(db, pl, action, 0),
+		pageRows: p.cfg.pageRows}
+	if c.pageRows <= 0 {
+		c.pageRows = defaultPageRows
+	}
 	stmt.ConnPool = c
 	o := &op{stmt: stmt, plan: pl, capture: c}
+	c.rec.o = o
 	stmt.Settings.Store(opKey, o)
 	if kind == writeUpdate {
 		// Links a delete removes (Select("Tags").Delete) get an update entry
@@ -140,11 +148,7 @@ func (p *Plugin) afterWrite(db *gorm.DB) {
 		db.AddError(err)
 		return
 	}
-	action := ActionUpdate
-	if c.kind != writeUpdate {
-		action = ActionDelete
-	}
-	p.record(db, o, action, changes)
+	p.recordWith(db, c.rec, changes)
 }
 
 // unwrap puts the statement's connection back right after gorm:update, so
@@ -165,47 +169,132 @@ func (p *Plugin) unwrap(db *gorm.DB) {
 // record. The association changes the op's join-table writes left
 // (o.links) join the entry of their row, or get an update entry of their
 // own, so that a statement gives one entry per object.
+//
+// Entries are built and written in chunks of the batch size (WithBatchSize):
+// each chunk goes through the BeforeLog hooks, scrubbing and its INSERT
+// before the next is built, and each row is released once its entry is
+// built, so at most one chunk of entries is held at a time. A failed chunk
+// adds its error to db and stops: the caller's transaction rolls back every
+// chunk written before it. The exception is a statement whose entries must
+// be scrubbed (the model masks or redacts fields and the entries may carry
+// data from the context or hooks): every row's secrets must be known before
+// any entry is scrubbed, since data may carry one row's secret into another
+// row's entry, so its entries are written as one chunk.
 func (p *Plugin) record(db *gorm.DB, o *op, action Action, changes []rowChange) {
-	o.recorded = true
-	pl := o.plan
-	if len(changes) == 0 && len(o.links) == 0 {
+	r := p.newRecorder(db, o.plan, action, len(changes))
+	r.o = o
+	p.recordWith(db, r, changes)
+}
+
+// recordWith is record with a recorder that may have written entries
+// already (a paged capture's): it adds changes, then the op's association
+// changes left without a row, and writes what is left.
+func (p *Plugin) recordWith(db *gorm.DB, r *recorder, changes []rowChange) {
+	if r.o != nil {
+		r.o.recorded = true
+	}
+	for i := range changes {
+		ch := changes[i]
+		changes[i] = rowChange{} // the row is garbage once its entry is built
+		if err := r.add(ch); err != nil {
+			db.AddError(err)
+			return
+		}
+	}
+	r.addLinkEntries()
+	if err := r.flush(); err != nil {
+		db.AddError(err)
+	}
+}
+
+// recorder builds the entries of one statement's rows as they come and
+// writes them a chunk (the batch size) at a time; see record.
+type recorder struct {
+	p      *Plugin
+	db     *gorm.DB
+	o      *op // the statement's op, for its association changes; nil: none
+	action Action
+	b      *entryBatch
+	chunk  int
+}
+
+// newRecorder starts the entries of a statement of about rows rows (0:
+// unknown) on db's connection.
+func (p *Plugin) newRecorder(db *gorm.DB, pl *plan, action Action, rows int) *recorder {
+	r := &recorder{p: p, db: db, action: action, b: p.newBatch(db.Statement.Context, pl), chunk: p.cfg.batchSize}
+	if rows > 0 {
+		r.b.entries = make([]LogEntry, 0, min(r.chunk, rows))
+	}
+	return r
+}
+
+// streams reports whether entries may be written before every row of the
+// statement is known: not when they must be scrubbed of every row's secrets.
+func (r *recorder) streams() bool { return !r.b.scrub }
+
+// add builds the entry of one row, if it gets one, and writes the chunk
+// once it is full (unless the recorder does not stream).
+func (r *recorder) add(ch rowChange) error {
+	var links Changes
+	if r.o != nil {
+		links = r.o.takeLinks(ch.key)
+	}
+	addChange(r.b, r.action, ch, links)
+	if r.streams() && len(r.b.entries) >= r.chunk {
+		return r.flush()
+	}
+	return nil
+}
+
+// addLinkEntries gives the association changes of objects the statement
+// wrote no row of an update entry each.
+func (r *recorder) addLinkEntries() {
+	if r.o == nil || !r.b.pl.actions.has(ActionUpdate) {
 		return
 	}
-	b := p.newBatch(db.Statement.Context, pl)
-	b.entries = slices.Grow(b.entries, len(changes))
-	for _, ch := range changes {
-		a := action
-		switch {
-		case ch.old == nil:
-			a = ActionCreate
-		case ch.new == nil:
-			a = ActionDelete
-		case action == ActionCreate:
-			a = ActionUpdate // an upsert that updated an existing row
-		}
-		if !pl.actions.has(a) {
-			continue
-		}
-		diff := mergeLinks(pl.diff(ch.old, ch.new), o.takeLinks(ch.key))
-		if diff == nil && ch.old != nil && ch.new != nil {
-			continue // nothing tracked changed
-		}
-		state, prev := ch.new, ch.old
-		if ch.new == nil {
-			state, prev = ch.old, nil // a hard delete: the state it removed
-		}
-		b.add(a, ch.key, ch.model, diff, state, prev)
-	}
-	if pl.actions.has(ActionUpdate) {
-		for _, key := range o.linkKeys {
-			if l := o.takeLinks(key); l != nil {
-				b.add(ActionUpdate, key, reflect.Value{}, l, nil, nil)
-			}
+	for _, key := range r.o.linkKeys {
+		if l := r.o.takeLinks(key); l != nil {
+			r.b.add(ActionUpdate, key, reflect.Value{}, l, nil, nil)
 		}
 	}
-	if len(b.entries) > 0 {
-		p.write(db, b)
+}
+
+// flush writes the entries built so far and starts a new chunk.
+func (r *recorder) flush() error {
+	if len(r.b.entries) == 0 {
+		return nil
 	}
+	err := r.p.writeBatch(r.db, r.b)
+	// A new slice, not b.entries[:0]: AfterLog hooks got pointers into it.
+	r.b.entries = make([]LogEntry, 0, r.chunk)
+	return err
+}
+
+// addChange adds the entry of one changed row to b, if it gets one (see
+// record), with the row's association changes.
+func addChange(b *entryBatch, action Action, ch rowChange, links Changes) {
+	pl := b.pl
+	a := action
+	switch {
+	case ch.old == nil:
+		a = ActionCreate
+	case ch.new == nil:
+		a = ActionDelete
+	case action == ActionCreate:
+		a = ActionUpdate // an upsert that updated an existing row
+	}
+	if !pl.actions.has(a) {
+		return
+	}
+	diff := mergeLinks(pl.diff(ch.old, ch.new), links)
+	if diff == nil && ch.old != nil && ch.new != nil {
+		return // nothing tracked changed
+	}
+	state, prev := ch.new, ch.old
+	if ch.new == nil {
+		state, prev = ch.old, nil // a hard delete: the state it removed
+	}
+	b.add(a, ch.key, ch.model, diff, state, prev)
 }
 
 // writeKind is what an update or delete statement does to its rows.

@@ -5,9 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
-	"strings"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -32,6 +30,15 @@ type capturePool struct {
 	kind  writeKind
 	caps  capabilities
 	force strategy // a strategy forced for tests; 0: chooseStrategy's
+	// rec builds and writes the entries; a paged capture feeds it page by
+	// page (capture_stream.go), auditlog:after the rest.
+	rec      *recorder
+	pageRows int
+	plain    bool  // shape.plain: no clause but those a page carries
+	after    []any // a paged read: the key the page starts after
+	limit    int   // a paged read: its page size; 0: no limit
+	restrict bool  // a paged write: restricted to the keys read on every database
+	paged    bool  // every row went to rec page by page
 
 	strategy strategy
 	built    []string        // the clause names the statement's SQL is built from
@@ -66,11 +73,17 @@ func (c *capturePool) ExecContext(ctx context.Context, query string, args ...any
 	}
 	switch c.strategy {
 	case oneStatement:
-		c.sql, c.vars = c.oneStatementSQL()
+		if c.pages() {
+			return c.pagedOneStatement(ctx)
+		}
+		c.sql, c.vars = c.oneStatementSQL(nil, 0)
 		return c.queryRows(ctx)
 	case deleteReturning:
 		c.sql, c.vars = query+c.returningColumns(), args
 		return c.queryRows(ctx)
+	}
+	if c.pages() && c.plain {
+		return c.pagedRead(ctx, query, args)
 	}
 	if err := c.readOld(ctx); err != nil {
 		return nil, err
@@ -80,6 +93,12 @@ func (c *capturePool) ExecContext(ctx context.Context, query string, args ...any
 		c.sql += c.returningColumns()
 		return c.queryRows(ctx)
 	}
+	return c.execWrite(ctx, query, args)
+}
+
+// execWrite runs c.sql, the restricted write of a read strategy, and runs
+// it again unhinted on a table without a PRIMARY KEY in the database.
+func (c *capturePool) execWrite(ctx context.Context, query string, args []any) (sql.Result, error) {
 	res, err := c.ConnPool.ExecContext(ctx, c.sql, c.vars...)
 	if err != nil && c.caps.keyWriteHint != "" && c.caps.missingPrimaryIndex(err) {
 		// A table whose key is GORM's only (no PRIMARY KEY in the
@@ -131,6 +150,7 @@ func (c *capturePool) choose(query string) error {
 	// GORM queries rather than executes only a statement with a RETURNING.
 	_, own := stmt.Clauses["RETURNING"]
 	s := shape{plain: c.unexpectedClause() == "", ownReturning: own}
+	c.plain = s.plain
 	if c.kind != writeHardDelete {
 		c.set = setClause(stmt)
 		c.keySet = c.keyAssignments()
@@ -203,6 +223,12 @@ func (c *capturePool) readOld(ctx context.Context) error {
 			}
 		}
 	}
+	if c.limit > 0 {
+		if c.after != nil {
+			q.where = append([]clause.Expression{keyAfter(c.pl, c.after)}, q.where...)
+		}
+		q.limit = &clause.Clause{Expression: clause.Limit{Limit: &c.limit}}
+	}
 	seen := map[string]bool{}
 	err := scanRows(stmt.DB, c.pl, q, func(r scannedRow) error {
 		if !seen[r.key] { // a join may match a row more than once
@@ -221,47 +247,22 @@ func (c *capturePool) readOld(ctx context.Context) error {
 	return nil
 }
 
-// restricted is the write narrowed to the keys readOld read, where a row
-// that starts to match after the read (a phantom) could enter it: the
-// statement rebuilt from its clauses with the key condition first (a "--"
-// comment ending the caller's raw condition would swallow what follows it),
-// then the statement's conditions, parenthesized only when one is an OR. An
-// UPDATE carries hint (the database's keyWriteHint, or none), so that it
-// reaches the rows through the primary key, which its locked read holds.
-func (c *capturePool) restricted(query string, args []any, hint string) (string, []any) {
-	if !c.caps.phantoms {
-		return query, args
-	}
-	var keep clause.Expression = clause.Expr{SQL: "1 = 0"}
-	if len(c.old) > 0 {
-		keep = keyCondition(c.stmt, c.pl, keyValuesOf(c.old))
-	}
-	exprs := []clause.Expression{keep}
-	conds := whereExprs(c.stmt)
-	if slices.ContainsFunc(conds, func(e clause.Expression) bool { _, or := e.(clause.OrConditions); return or }) {
-		exprs = append(exprs, clause.And(conds...)) // (a OR b): keep binds to all of it
-	} else {
-		exprs = append(exprs, conds...) // no parenthesis for a comment to swallow
-	}
-	st := c.newStatement()
-	st.Clauses = maps.Clone(c.stmt.Clauses)
-	st.Clauses["WHERE"] = clause.Clause{Name: "WHERE", Expression: clause.Where{Exprs: exprs}}
-	// An UPDATE clause with an AfterExpression has a hint of its own
-	// (gorm.io/hints puts index hints there): it is kept as it is.
-	if up, ok := st.Clauses["UPDATE"]; ok && hint != "" && c.kind != writeHardDelete && up.AfterExpression == nil {
-		up.Expression = hinted{Expression: up.Expression, hint: hint}
-		st.Clauses["UPDATE"] = up
-	}
-	st.Build(c.built...)
-	return st.SQL.String(), st.Vars
-}
-
 // queryRows runs c.sql, which returns rows of the plan's columns (old and
 // new side by side for oneStatement's UPDATE), and keeps them.
 func (c *capturePool) queryRows(ctx context.Context) (sql.Result, error) {
-	rows, err := c.ConnPool.QueryContext(ctx, c.sql, c.vars...)
+	n, err := c.scanReturned(ctx)
 	if err != nil {
 		return nil, err
+	}
+	return returnedRows(n), nil
+}
+
+// scanReturned runs c.sql and appends the rows it returns to c.old and
+// c.rows (see queryRows); it returns how many rows it returned.
+func (c *capturePool) scanReturned(ctx context.Context) (int, error) {
+	rows, err := c.ConnPool.QueryContext(ctx, c.sql, c.vars...)
+	if err != nil {
+		return 0, err
 	}
 	defer rows.Close()
 	pair := c.strategy == oneStatement && c.kind != writeHardDelete
@@ -273,18 +274,18 @@ func (c *capturePool) queryRows(ctx context.Context) (sql.Result, error) {
 	n := 0
 	for rows.Next() {
 		if err := rows.Scan(sc.dests...); err != nil {
-			return nil, err
+			return 0, err
 		}
 		n++
 		first, err := sc.row(ctx, 0)
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 		switch {
 		case pair:
 			row, err := sc.rowLike(ctx, 1, 0, &first)
 			if err != nil {
-				return nil, err
+				return 0, err
 			}
 			c.old, c.rows = append(c.old, first), append(c.rows, row)
 		case c.strategy == readReturning:
@@ -294,23 +295,34 @@ func (c *capturePool) queryRows(ctx context.Context) (sql.Result, error) {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return 0, err
 	}
 	if c.strategy != readReturning {
 		sortByKey(c.old, c.rows)
 	}
-	return returnedRows(n), nil
+	return n, nil
 }
 
 // finish returns the rows the write changed, once GORM has run it: for
-// readReread it reads the new rows back by key.
+// readReread it reads the new rows back by key. The pool lets go of its
+// rows: from then on the returned changes hold the only references, which
+// record drops row by row.
 func (c *capturePool) finish(db *gorm.DB) ([]rowChange, error) {
+	defer func() { c.old, c.rows = nil, nil }()
 	if !c.used {
 		if c.stmt.SQL.Len() == 0 {
 			return nil, nil // gorm:update had nothing to set
 		}
 		return nil, fmt.Errorf("auditlog: cannot record the %s of %s: it did not run through auditlog:before's connection", c.verb(), c.pl.schema.Table)
 	}
+	if c.paged {
+		return nil, nil // recorded page by page
+	}
+	return c.changes(db)
+}
+
+// changes pairs c.old with the rows after the write (see finish).
+func (c *capturePool) changes(db *gorm.DB) ([]rowChange, error) {
 	changes := make([]rowChange, len(c.old))
 	for i, old := range c.old {
 		changes[i] = rowChange{key: old.key, old: old.state, model: old.model}
@@ -453,28 +465,6 @@ func (c *capturePool) newStatement() *gorm.Statement {
 		TableExpr: stmt.TableExpr, Clauses: map[string]clause.Clause{}, Vars: make([]any, 0, len(stmt.Vars))}
 	st.SQL.Grow(2 * stmt.SQL.Len())
 	return st
-}
-
-// returningColumns is "\nRETURNING col, ..." of the plan's columns: on a
-// line of its own, so that a "--" comment ending the statement's SQL (in a
-// raw Where condition) cannot swallow it. The columns are qualified by the
-// table where the database allows it: an UPDATE ... FROM may join tables
-// with columns of the same names.
-func (c *capturePool) returningColumns() string {
-	var b strings.Builder
-	b.WriteString("\nRETURNING ")
-	st := c.newStatement()
-	for i, col := range c.pl.selectColumns {
-		if i > 0 {
-			st.WriteByte(',')
-		}
-		if !c.caps.qualifiedReturning {
-			col.Table = ""
-		}
-		st.WriteQuoted(col)
-	}
-	b.WriteString(st.SQL.String())
-	return b.String()
 }
 
 // returnedRows is the sql.Result of a write run with RETURNING.

@@ -1,9 +1,12 @@
 package auditlog
 
 import (
+	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
 
@@ -21,7 +24,12 @@ import (
 // write changes the locked rows only, in key order. A line ends after each
 // clause that may hold the caller's raw SQL (WHERE, SET), so that a "--"
 // comment in it cannot swallow the clauses after it.
-func (c *capturePool) oneStatementSQL() (string, []any) {
+//
+// A paged capture (capture_stream.go) passes the key of the last row of
+// the previous page (after; nil for the first) and the page's size
+// (limit; 0: no limit): the CTE then locks the next limit rows in key
+// order, WHERE <key> > after AND <the write's WHERE> ... LIMIT limit.
+func (c *capturePool) oneStatementSQL(after []any, limit int) (string, []any) {
 	stmt, lc := c.stmt, &c.pl.locked
 	st := c.newStatement()
 	st.WriteString("WITH ")
@@ -31,6 +39,13 @@ func (c *capturePool) oneStatementSQL() (string, []any) {
 	st.Clauses["FROM"] = clause.Clause{Name: "FROM", Expression: clause.From{}}
 	if where, ok := stmt.Clauses["WHERE"]; ok {
 		st.Clauses["WHERE"] = where
+	}
+	if after != nil {
+		st.Clauses["WHERE"] = clause.Clause{Name: "WHERE", Expression: keyFirst(stmt, keyAfter(c.pl, after))}
+	}
+	if limit > 0 {
+		// Named "": clause.Limit writes its keyword itself.
+		st.Clauses["LIMIT"] = clause.Clause{Expression: clause.Limit{Limit: &limit}}
 	}
 	st.Clauses["ORDER BY"] = clause.Clause{Name: "ORDER BY", Expression: lc.order}
 	st.Clauses["FOR"] = clause.Clause{Name: "FOR", Expression: clause.Locking{Strength: clause.LockingStrengthUpdate}}
@@ -118,4 +133,69 @@ func sortByKey(rows, after []scannedRow) {
 		}
 		copy(list, sorted)
 	}
+}
+
+// restricted is the write narrowed to the keys readOld read, where a row
+// that starts to match after the read (a phantom) could enter it: the
+// statement rebuilt from its clauses with the key condition first (a "--"
+// comment ending the caller's raw condition would swallow what follows it),
+// then the statement's conditions, parenthesized only when one is an OR. An
+// UPDATE carries hint (the database's keyWriteHint, or none), so that it
+// reaches the rows through the primary key, which its locked read holds.
+func (c *capturePool) restricted(query string, args []any, hint string) (string, []any) {
+	if !c.caps.phantoms && !c.restrict {
+		return query, args
+	}
+	var keep clause.Expression = clause.Expr{SQL: "1 = 0"}
+	if len(c.old) > 0 {
+		keep = keyCondition(c.stmt, c.pl, keyValuesOf(c.old))
+	}
+	st := c.newStatement()
+	st.Clauses = maps.Clone(c.stmt.Clauses)
+	st.Clauses["WHERE"] = clause.Clause{Name: "WHERE", Expression: keyFirst(c.stmt, keep)}
+	// An UPDATE clause with an AfterExpression has a hint of its own
+	// (gorm.io/hints puts index hints there): it is kept as it is.
+	if up, ok := st.Clauses["UPDATE"]; ok && hint != "" && c.kind != writeHardDelete && up.AfterExpression == nil {
+		up.Expression = hinted{Expression: up.Expression, hint: hint}
+		st.Clauses["UPDATE"] = up
+	}
+	st.Build(c.built...)
+	return st.SQL.String(), st.Vars
+}
+
+// keyFirst is the statement's WHERE with a key condition first (a "--"
+// comment ending the caller's raw condition would swallow what follows
+// it), then the statement's conditions, parenthesized only when one is an
+// OR.
+func keyFirst(stmt *gorm.Statement, keep clause.Expression) clause.Where {
+	exprs := []clause.Expression{keep}
+	conds := whereExprs(stmt)
+	if slices.ContainsFunc(conds, func(e clause.Expression) bool { _, or := e.(clause.OrConditions); return or }) {
+		exprs = append(exprs, clause.And(conds...)) // (a OR b): keep binds to all of it
+	} else {
+		exprs = append(exprs, conds...) // no parenthesis for a comment to swallow
+	}
+	return clause.Where{Exprs: exprs}
+}
+
+// returningColumns is "\nRETURNING col, ..." of the plan's columns: on a
+// line of its own, so that a "--" comment ending the statement's SQL (in a
+// raw Where condition) cannot swallow it. The columns are qualified by the
+// table where the database allows it: an UPDATE ... FROM may join tables
+// with columns of the same names.
+func (c *capturePool) returningColumns() string {
+	var b strings.Builder
+	b.WriteString("\nRETURNING ")
+	st := c.newStatement()
+	for i, col := range c.pl.selectColumns {
+		if i > 0 {
+			st.WriteByte(',')
+		}
+		if !c.caps.qualifiedReturning {
+			col.Table = ""
+		}
+		st.WriteQuoted(col)
+	}
+	b.WriteString(st.SQL.String())
+	return b.String()
 }

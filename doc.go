@@ -171,9 +171,11 @@
 // recorded: db.Exec, db.Raw, and SQL run outside GORM. An upsert whose
 // conflict is on a unique column other than the primary key, with the key
 // unset, is recorded as a create with the row's values after the write. A
-// single Where update or delete on MySQL or MariaDB that matches more than
-// 30000 rows (fewer with a composite key) fails with ErrTooManyRows: split
-// it. An update that changes a primary key with gorm.Expr fails with
+// single Where update or delete on MySQL or MariaDB that is not captured
+// page by page (one with ORDER BY, LIMIT, FROM or a RETURNING of its own, an
+// update of a key column, or one whose entries are scrubbed of masked
+// values) and matches more than 30000 rows (fewer with a composite key)
+// fails with ErrTooManyRows: split it. An update that changes a primary key with gorm.Expr fails with
 // ErrUnidentifiedRow outside PostgreSQL: the new key is not known there. A
 // create through
 // db.Table("name") from a map without its key fails with ErrUnidentifiedRow on

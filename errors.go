@@ -73,7 +73,9 @@ var ErrUnidentifiedRow = errors.New("auditlog: written row has no known primary 
 // delete of a tracked model matches more rows than the plugin can restrict
 // the statement to in one IN list (maxKeyParams key values). Split such a
 // change into batches. PostgreSQL has no such limit: an update or delete
-// there is one statement that locks the rows it changes.
+// there is one statement that locks the rows it changes. A plain Where
+// write (no clause but WHERE) is captured 10,000 rows at a time and never
+// fails with it (README: bulk writes in bounded memory).
 var ErrTooManyRows = errors.New("auditlog: too many rows in one statement")
 
 // ErrNoObjectKey is returned by History for an object whose primary key is

@@ -37,6 +37,9 @@ type config struct {
 	// strategy forces a capture strategy where it applies (tests only:
 	// the conformance run goes through every strategy of each database).
 	strategy strategy
+	// pageRows is how many rows a paged capture writes per statement
+	// (capture_stream.go); 0: defaultPageRows. Tests only.
+	pageRows int
 
 	// retention is the plugin-wide retention policies (Retention).
 	retention []retentionRule

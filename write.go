@@ -193,13 +193,17 @@ func (b *entryBatch) add(action Action, key string, row reflect.Value, changes C
 // statement's transaction, batchSize rows per INSERT, and runs the AfterLog
 // hooks. A failure is added to db, which rolls the change back.
 func (p *Plugin) write(db *gorm.DB, b *entryBatch) {
+	if err := p.writeBatch(db, b); err != nil {
+		db.AddError(err)
+	}
+}
+
+// writeBatch is write returning its error instead of adding it to db.
+func (p *Plugin) writeBatch(db *gorm.DB, b *entryBatch) error {
 	if err := p.prepare(db.Statement.Context, b); err != nil {
-		db.AddError(err)
-		return
+		return err
 	}
-	if err := p.insert(db, b.entries); err != nil {
-		db.AddError(err)
-	}
+	return p.insert(db, b.entries)
 }
 
 // prepare runs the BeforeLog hooks, then masks in every entry the clear
