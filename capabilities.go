@@ -62,6 +62,9 @@ type capabilities struct {
 	// under TIME_TRUNCATE_FRACTIONAL: unknown).
 	timePrecision int
 	timeTruncates bool
+	// rangePartitions: tables can be range-partitioned (PostgreSQL's
+	// declarative partitioning), so WithMonthlyPartitions applies.
+	rangePartitions bool
 }
 
 func newCapabilities(db *gorm.DB) capabilities {
@@ -78,6 +81,7 @@ func newCapabilities(db *gorm.DB) capabilities {
 	case "postgres":
 		c.rowLocks, c.lockingCTE, c.phantoms, c.qualifiedReturning = true, true, true, true
 		c.lockingCTE = c.updateReturning && c.deleteReturning
+		c.rangePartitions = true
 	case "sqlite":
 	case "mysql":
 		c.rowLocks, c.phantoms = true, true

@@ -23,7 +23,10 @@ type RetentionRun struct {
 	Removed int64 `gorm:"column:removed;not null"`
 	// Status is "running" while the run goes, then "ok" or "failed: <error>"
 	// (a run left "running" was interrupted: a crash or a killed process).
-	Status     string     `gorm:"column:status;size:1024;not null"`
+	Status string `gorm:"column:status;size:1024;not null"`
+	// Partition names the monthly partition dropped whole by this run
+	// (WithMonthlyPartitions), "" for a run of batched deletes.
+	Partition  string     `gorm:"column:partition_name;size:191;not null;default:''"`
 	StartedAt  time.Time  `gorm:"column:started_at;not null"`
 	FinishedAt *time.Time `gorm:"column:finished_at"`
 }
@@ -41,14 +44,34 @@ var ErrSealedRetention = errors.New("auditlog: retention policies do not apply t
 // deletes (1000 entries a statement, oldest first, through the (created
 // at, id) index, as Purge) and records the outcome. It returns the runs,
 // also on an error, which stops at the failed policy (that run is recorded
-// "failed: ..."). Without policies it does nothing (not even the table).
+// "failed: ..."). Without policies it removes nothing (and makes no run
+// table).
+//
+// With WithMonthlyPartitions it first makes the partitions of the current
+// and the next months (see there), then drops each past month whose entries
+// have all expired, each under its governing policy: one transaction a
+// month that counts them per policy, drops the partition and records a run
+// per policy with entries there (Partition set; an empty month gets one run
+// with Policy "empty"). Only then come the batched deletes, for months that
+// also hold entries to keep.
 //
 // Cost: per policy one indexed range scan of its expired entries and one
-// DELETE per 1000 of them; no lock is held beyond a batch. Safe to run
-// beside writers; two Maintain at once would remove the same entries once
-// between them, and both record runs. The plugin's clock (WithClock) gives
-// the time.
+// DELETE per 1000 of them; no lock is held beyond a batch. A partition drop
+// scans the month under an exclusive lock of that partition and then locks
+// the whole log table exclusively until it commits (writers wait
+// milliseconds). Safe to run beside writers; two Maintain at once would
+// remove the same entries once between them, and both record runs. The
+// plugin's clock (WithClock) gives the time.
 func (p *Plugin) Maintain(ctx context.Context, db *gorm.DB) ([]RetentionRun, error) {
+	tx := db.Session(&gorm.Session{NewDB: true, Context: ctx})
+	if p.cfg.partitionsAhead > 0 {
+		if err := p.checkPartitioning(tx); err != nil {
+			return nil, err
+		}
+		if err := p.ensurePartitions(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
 	policies, err := p.RetentionPolicies(db)
 	if err != nil || len(policies) == 0 {
 		return nil, err
@@ -56,12 +79,17 @@ func (p *Plugin) Maintain(ctx context.Context, db *gorm.DB) ([]RetentionRun, err
 	if p.cfg.seal != nil {
 		return nil, ErrSealedRetention
 	}
-	tx := db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	if err := tx.Table(p.RetentionRunTable()).AutoMigrate(&RetentionRun{}); err != nil {
 		return nil, fmt.Errorf("auditlog: retention run table: %w", err)
 	}
 	now := p.cfg.now().UTC()
 	var runs []RetentionRun
+	if p.cfg.partitionsAhead > 0 {
+		runs, err = p.dropExpiredPartitions(tx, policies, now)
+		if err != nil {
+			return runs, err
+		}
+	}
 	for _, policy := range policies {
 		run, err := p.applyRetention(ctx, tx, policy, policies, now)
 		runs = append(runs, run)

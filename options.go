@@ -44,6 +44,10 @@ type config struct {
 	// retention is the plugin-wide retention policies (Retention).
 	retention []retentionRule
 
+	// partitionsAhead is WithMonthlyPartitions' months ahead; 0: the log
+	// table is not partitioned.
+	partitionsAhead int
+
 	// seal is the Sealing option's configuration; nil: sealing is off.
 	seal *SealConfig
 	// sealHook runs in each seal transaction before its header is written

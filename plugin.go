@@ -148,9 +148,23 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 // with "_batches" appended, see BatchHeader). For the log table alone, with
 // the default name, db.AutoMigrate(&auditlog.LogEntry{}) is the same; Seal
 // creates the header table when it is missing.
+//
+// With WithMonthlyPartitions it creates the log table partitioned by month
+// (PostgreSQL), or checks that the existing one is (ErrNotPartitioned
+// otherwise), and makes the partitions of the current and the next months.
 func (p *Plugin) AutoMigrate(db *gorm.DB) error {
+	if p.cfg.partitionsAhead > 0 {
+		if err := p.createPartitionedLog(db); err != nil {
+			return err
+		}
+	}
 	if err := db.Table(p.cfg.table).AutoMigrate(&LogEntry{}); err != nil {
 		return err
+	}
+	if p.cfg.partitionsAhead > 0 {
+		if err := p.ensurePartitions(db.Statement.Context, db); err != nil {
+			return err
+		}
 	}
 	return db.Table(p.headerTable()).AutoMigrate(&BatchHeader{})
 }
