@@ -138,33 +138,36 @@ func relationKind(db *gorm.DB, table string) (string, error) {
 // behind) under an ACCESS EXCLUSIVE lock of the default partition only;
 // writes to the other partitions go on.
 func (p *Plugin) ensurePartitions(ctx context.Context, db *gorm.DB) error {
+	return db.WithContext(ctx).Transaction(p.ensurePartitionsTx)
+}
+
+// ensurePartitionsTx is ensurePartitions in the caller's transaction.
+func (p *Plugin) ensurePartitionsTx(tx *gorm.DB) error {
 	now := p.cfg.now().UTC()
-	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Exec("SELECT pg_advisory_xact_lock(hashtext(?))", "auditlog partitions "+p.cfg.table).Error; err != nil {
-			return fmt.Errorf("auditlog: partitions: lock: %w", err)
-		}
-		parts, err := p.listPartitions(tx)
+	if err := tx.Exec("SELECT pg_advisory_xact_lock(hashtext(?))", "auditlog partitions "+p.cfg.table).Error; err != nil {
+		return fmt.Errorf("auditlog: partitions: lock: %w", err)
+	}
+	parts, err := p.listPartitions(tx)
+	if err != nil {
+		return err
+	}
+	if !hasDefault(parts) {
+		err := tx.Exec("CREATE TABLE ? PARTITION OF ? DEFAULT",
+			clause.Table{Name: p.partitionName("pdefault")}, clause.Table{Name: p.cfg.table}).Error
 		if err != nil {
-			return err
+			return fmt.Errorf("auditlog: create default partition: %w", err)
 		}
-		if !hasDefault(parts) {
-			err := tx.Exec("CREATE TABLE ? PARTITION OF ? DEFAULT",
-				clause.Table{Name: p.partitionName("pdefault")}, clause.Table{Name: p.cfg.table}).Error
-			if err != nil {
-				return fmt.Errorf("auditlog: create default partition: %w", err)
+	}
+	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	for range p.cfg.partitionsAhead + 1 {
+		if !anyCovers(parts, month) {
+			if err := p.createMonthPartition(tx, month); err != nil {
+				return err
 			}
 		}
-		month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
-		for range p.cfg.partitionsAhead + 1 {
-			if !anyCovers(parts, month) {
-				if err := p.createMonthPartition(tx, month); err != nil {
-					return err
-				}
-			}
-			month = month.AddDate(0, 1, 0)
-		}
-		return nil
-	})
+		month = month.AddDate(0, 1, 0)
+	}
+	return nil
 }
 
 // createMonthPartition attaches a new partition for month, holding the

@@ -99,7 +99,7 @@ func TestMonthlyPartitionsMigrate(t *testing.T) {
 				t.Fatalf("primary key %v", pk)
 			}
 			var indexes []string
-			db.Raw("SELECT indexname FROM pg_indexes WHERE tablename = 'audit_log_entries' AND indexname LIKE 'idx_%' ORDER BY 1").Scan(&indexes)
+			db.Raw("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'audit_log_entries' AND indexname LIKE 'idx_%' ORDER BY 1").Scan(&indexes)
 			wantIdx := []string{"idx_audit_log_entries_actor", "idx_audit_log_entries_cid", "idx_audit_log_entries_created",
 				"idx_audit_log_entries_model", "idx_audit_log_entries_object", "idx_audit_log_entries_seal"}
 			if !slices.Equal(indexes, wantIdx) {

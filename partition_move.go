@@ -1,0 +1,212 @@
+package auditlog
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// PartitionLogTable moves an existing plain log table under a table
+// partitioned by month (WithMonthlyPartitions, PostgreSQL) while the
+// application keeps writing: no entry is copied, so none is lost or
+// duplicated, and writers wait only for a few catalog changes. The plain
+// table becomes the partition <table>_plegacy, holding every entry
+// created before the first day of the next month (of the month after, when
+// the next starts within a day); the months from then on get partitions of
+// their own, and Maintain drops the legacy partition when all its entries
+// have expired. A table that is already partitioned is left as it is.
+//
+// The steps, each safe to re-run after a failure (running the whole call
+// again resumes):
+//
+//  1. a CHECK constraint created_at < that day, added NOT VALID and then
+//     validated (a scan of the table that does not block writes);
+//  2. a unique index (id, created_at) built CONCURRENTLY, which then
+//     replaces the primary key (id) (a brief exclusive lock);
+//  3. one transaction that waits at most 5 s for an exclusive lock of the
+//     table (ErrLockTimeout-like errors from PostgreSQL: re-run later),
+//     renames it and its indexes, creates the partitioned table with the
+//     same columns, attaches the old table as a partition (its constraint
+//     spares the scan, its indexes become the partition's), gives the id
+//     sequence to the new table, and makes the default partition and the
+//     next months' partitions.
+//
+// Writers that queued behind the lock then write into the partitioned
+// table under the same name. Between step 1 and step 3 an entry stamped at
+// or after that day (a clock far ahead) fails its write. db must not be in a
+// transaction (step 2 cannot run in one).
+func (p *Plugin) PartitionLogTable(ctx context.Context, db *gorm.DB) error {
+	if p.cfg.partitionsAhead == 0 {
+		return fmt.Errorf("%w: PartitionLogTable needs WithMonthlyPartitions", ErrInvalidOption)
+	}
+	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
+	if err := p.checkPartitioning(db); err != nil {
+		return err
+	}
+	kind, err := relationKind(db, p.cfg.table)
+	switch {
+	case err != nil:
+		return err
+	case kind == "p":
+		return nil
+	case kind == "":
+		return fmt.Errorf("%w: %s", ErrNoLogTable, p.cfg.table)
+	}
+	now := p.cfg.now().UTC()
+	until := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, 1, 0)
+	if until.Sub(now) < 24*time.Hour {
+		until = until.AddDate(0, 1, 0)
+	}
+	if err := p.boundLegacy(db, until); err != nil {
+		return fmt.Errorf("auditlog: partition the log table: bound the old entries: %w", err)
+	}
+	if err := p.rekeyLegacy(db); err != nil {
+		return fmt.Errorf("auditlog: partition the log table: primary key (id, created_at): %w", err)
+	}
+	if err := db.Transaction(func(tx *gorm.DB) error { return p.switchToPartitioned(tx, until) }); err != nil {
+		return fmt.Errorf("auditlog: partition the log table: switch: %w", err)
+	}
+	return nil
+}
+
+// legacyName is the name of the old plain table once it is a partition.
+func (p *Plugin) legacyName() string { return p.partitionName("plegacy") }
+
+// boundLegacy adds the validated constraint created_at < until to the plain
+// table, replacing one a previous run added.
+func (p *Plugin) boundLegacy(db *gorm.DB, until time.Time) error {
+	table := clause.Table{Name: p.cfg.table}
+	check := clause.Column{Name: p.legacyName() + "_bound"}
+	if err := db.Exec("ALTER TABLE ? DROP CONSTRAINT IF EXISTS ?", table, check).Error; err != nil {
+		return err
+	}
+	if err := db.Exec("ALTER TABLE ? ADD CONSTRAINT ? CHECK (created_at < ?) NOT VALID", table, check, boundLiteral(until)).Error; err != nil {
+		return err
+	}
+	return db.Exec("ALTER TABLE ? VALIDATE CONSTRAINT ?", table, check).Error
+}
+
+// rekeyLegacy makes (id, created_at) the plain table's primary key, as a
+// partition's must include the partition key, building its index without
+// blocking writes.
+func (p *Plugin) rekeyLegacy(db *gorm.DB) error {
+	var pk []struct{ Name, Columns string }
+	err := db.Raw(`SELECT c.conname AS name, pg_catalog.pg_get_constraintdef(c.oid) AS columns
+		FROM pg_catalog.pg_constraint c WHERE c.conrelid = to_regclass(?) AND c.contype = 'p'`,
+		quotedName(db, p.cfg.table)).Scan(&pk).Error
+	if err != nil {
+		return err
+	}
+	if len(pk) == 1 && pk[0].Columns == "PRIMARY KEY (id, created_at)" {
+		return nil
+	}
+	index := clause.Table{Name: p.legacyName() + "_pkey"}
+	if err := db.Exec("DROP INDEX CONCURRENTLY IF EXISTS ?", index).Error; err != nil { // an invalid leftover
+		return err
+	}
+	if err := db.Exec("CREATE UNIQUE INDEX CONCURRENTLY ? ON ? (id, created_at)", index, clause.Table{Name: p.cfg.table}).Error; err != nil {
+		return err
+	}
+	drop := ""
+	if len(pk) == 1 {
+		drop = "DROP CONSTRAINT " + quotedName(db, pk[0].Name) + ", "
+	}
+	_, indexName := splitSchema(index.Name)
+	return db.Exec("ALTER TABLE ? "+drop+"ADD CONSTRAINT ? PRIMARY KEY USING INDEX ?",
+		clause.Table{Name: p.cfg.table}, clause.Column{Name: indexName}, clause.Column{Name: indexName}).Error
+}
+
+// switchToPartitioned puts the partitioned table in the plain table's
+// place, in the caller's transaction.
+func (p *Plugin) switchToPartitioned(tx *gorm.DB, until time.Time) error {
+	table, legacy := clause.Table{Name: p.cfg.table}, clause.Table{Name: p.legacyName()}
+	if err := tx.Exec("SET LOCAL lock_timeout = '5s'").Error; err != nil {
+		return err
+	}
+	if err := tx.Exec("LOCK TABLE ? IN ACCESS EXCLUSIVE MODE", table).Error; err != nil {
+		return err
+	}
+	var seq string
+	if err := tx.Raw("SELECT coalesce(pg_get_serial_sequence(?, 'id'), '')", quotedName(tx, p.cfg.table)).Scan(&seq).Error; err != nil {
+		return err
+	}
+	if err := p.renameLegacyIndexes(tx); err != nil {
+		return err
+	}
+	steps := []struct {
+		sql  string
+		vars []any
+	}{
+		{"ALTER TABLE ? RENAME TO ?", []any{table, clause.Column{Name: splitName(legacy.Name)}}},
+		{"CREATE TABLE ? (LIKE ? INCLUDING DEFAULTS) PARTITION BY RANGE (created_at)", []any{table, legacy}},
+		{"ALTER TABLE ? ADD PRIMARY KEY (id, created_at)", []any{table}},
+	}
+	for _, s := range steps {
+		if err := tx.Exec(s.sql, s.vars...).Error; err != nil {
+			return err
+		}
+	}
+	if err := tx.Table(p.cfg.table).AutoMigrate(&LogEntry{}); err != nil {
+		return err
+	}
+	attach := []struct {
+		sql  string
+		vars []any
+	}{
+		{"ALTER TABLE ? ATTACH PARTITION ? FOR VALUES FROM (MINVALUE) TO (?)", []any{table, legacy, boundLiteral(until)}},
+		{"ALTER TABLE ? DROP CONSTRAINT ?", []any{legacy, clause.Column{Name: splitName(legacy.Name) + "_bound"}}},
+	}
+	if seq != "" {
+		attach = append(attach, struct {
+			sql  string
+			vars []any
+		}{"ALTER SEQUENCE ? OWNED BY ?.id", []any{clause.Expr{SQL: seq}, table}})
+	}
+	for _, s := range attach {
+		if err := tx.Exec(s.sql, s.vars...).Error; err != nil {
+			return err
+		}
+	}
+	return p.ensurePartitionsTx(tx)
+}
+
+// renameLegacyIndexes renames the plain table's indexes that carry its
+// name (GORM's idx_<table>_<name>) to carry the legacy partition's, freeing
+// their names for the partitioned table's indexes.
+func (p *Plugin) renameLegacyIndexes(tx *gorm.DB) error {
+	var names []string
+	err := tx.Raw(`SELECT c.relname FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+		WHERE i.indrelid = to_regclass(?) AND NOT i.indisprimary ORDER BY 1`, quotedName(tx, p.cfg.table)).Scan(&names).Error
+	if err != nil {
+		return err
+	}
+	table, legacy := splitName(p.cfg.table), splitName(p.legacyName())
+	for _, name := range names {
+		if !strings.Contains(name, table) {
+			continue
+		}
+		renamed := strings.Replace(name, table, legacy, 1)
+		if len(renamed) > 63 {
+			return fmt.Errorf("index %s: the renamed %s is longer than PostgreSQL's 63 bytes: rename the index first", name, renamed)
+		}
+		schema, _ := splitSchema(p.cfg.table)
+		index := name
+		if schema != "" {
+			index = schema + "." + name
+		}
+		if err := tx.Exec("ALTER INDEX ? RENAME TO ?", clause.Table{Name: index}, clause.Column{Name: renamed}).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// splitName is a table's name without its schema.
+func splitName(table string) string {
+	_, name := splitSchema(table)
+	return name
+}
