@@ -111,9 +111,10 @@ var commands = []command{
 	{"verify", "[-checkpoint FILE -key PUB] [-max N]",
 		"Recomputes every sealed entry's leaf hash, every batch root and header link (Plugin.Verify) and, with a\n" +
 			"checkpoint, checks the log against it; prints each problem with its kind and entry. Exit status 1 if any.", runVerify},
-	{"maintain", "-retention [TABLE:]ACTION=AGE ...",
+	{"maintain", "[-retention [TABLE:]ACTION=AGE ...] [-partitions N [-move]]",
 		"Applies retention policies (Plugin.Maintain): removes the expired entries each policy governs, in batches, and\n" +
-			"records each policy's run (policy, cut-off, rows removed, status) in the table <log table>_retention_runs.", runMaintain},
+			"records each policy's run (policy, cut-off, rows removed, status) in the table <log table>_retention_runs.\n" +
+			"With -partitions (PostgreSQL) it also makes the next months' partitions and drops wholly expired months.", runMaintain},
 	{"relay", "[-nats URL] [-stream S] [-subject-prefix P] [-name N] [-batch N] [-progress D] [-once]",
 		"Publishes every committed entry, in commit order per object, to NATS JetStream (subject P.<model table>,\n" +
 			"message ID <log table>:<id>: exactly once within the stream's duplicate window), resuming from its cursor\n" +

@@ -22,11 +22,21 @@ func runMaintain(ctx context.Context, e *env, args []string) error {
 		}
 		return err
 	})
+	ahead := fs.Int("partitions", 0, "on PostgreSQL, keep the log table partitioned by month with `N` months of partitions\n"+
+		"made ahead, and drop the months whose entries have all expired (the table must be partitioned: see -move)")
+	move := fs.Bool("move", false, "with -partitions: first move a plain log table under a partitioned one, while\n"+
+		"the application keeps writing (Plugin.PartitionLogTable)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if len(opts) == 0 {
-		return usagef("no -retention policy")
+	if *ahead < 0 || *move && *ahead == 0 {
+		return usagef("-partitions must be positive (and given with -move)")
+	}
+	if len(opts) == 0 && *ahead == 0 {
+		return usagef("no -retention policy and no -partitions")
+	}
+	if *ahead > 0 {
+		opts = append(opts, auditlog.WithMonthlyPartitions(*ahead))
 	}
 	db, _, err := e.open(ctx)
 	if err != nil {
@@ -37,10 +47,20 @@ func runMaintain(ctx context.Context, e *env, args []string) error {
 		return errors.New("the log is sealed: retention policies do not apply, purge whole batches with 'auditlog purge'")
 	}
 	audit := auditlog.New(append(opts, auditlog.WithTable(e.table))...)
+	if *move {
+		if err := audit.PartitionLogTable(ctx, db); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s is partitioned by month\n", e.table)
+	}
 	runs, err := audit.Maintain(ctx, db)
 	for _, r := range runs {
-		fmt.Fprintf(e.stdout, "%s: removed %d created before %s: %s\n", r.Policy, r.Removed,
-			r.Before.Format("2006-01-02T15:04:05Z07:00"), r.Status)
+		where := ""
+		if r.Partition != "" {
+			where = " (partition " + r.Partition + " dropped)"
+		}
+		fmt.Fprintf(e.stdout, "%s: removed %d created before %s%s: %s\n", r.Policy, r.Removed,
+			r.Before.Format("2006-01-02T15:04:05Z07:00"), where, r.Status)
 	}
 	return err
 }

@@ -87,6 +87,18 @@ func envOr(key, def string) string {
 
 func openPostgres(t testing.TB, cfg *gorm.Config) *gorm.DB {
 	t.Helper()
+	db, err := gorm.Open(postgres.Open(PostgresDSN(t)), cfg)
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	return db
+}
+
+// PostgresDSN makes a fresh schema, dropped when the test ends, and
+// returns a DSN whose search_path is that schema: for tests of programs
+// that open the database themselves (the auditlog command).
+func PostgresDSN(t testing.TB) string {
+	t.Helper()
 	dsn := envOr("AUDITLOG_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test sslmode=disable")
 	admin, err := gorm.Open(postgres.Open(dsn), &gorm.Config{Logger: logger.Discard})
 	if err == nil {
@@ -112,11 +124,7 @@ func openPostgres(t testing.TB, cfg *gorm.Config) *gorm.DB {
 			sep = "&"
 		}
 	}
-	db, err := gorm.Open(postgres.Open(dsn+sep+"search_path="+schema), cfg)
-	if err != nil {
-		t.Fatalf("open postgres: %v", err)
-	}
-	return db
+	return dsn + sep + "search_path=" + schema
 }
 
 func openMySQL(t testing.TB, cfg *gorm.Config) *gorm.DB {
