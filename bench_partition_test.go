@@ -32,50 +32,74 @@ func partitionBenchSizes(b *testing.B) []int {
 // spread over the twelve months before the clock's, an audited insert (a
 // Create of one Item: the write and its entry) and the per-object history
 // (History of one object: 10 entries in every size, spread over the
-// months). The table is generated in bulk by the setup, outside the timed
-// loop: rows first, indexes after, then ANALYZE.
+// months). The logs are generated in bulk by the setup, outside the timed
+// loop (rows first, indexes after, then ANALYZE), all sizes first; then the
+// cases run $AUDITLOG_PARTITION_BENCH_ROUNDS times (default 1) in turn, so
+// that a drift of the machine's load touches every size alike (benchstat
+// takes the rounds as samples of one name).
 //
-//	AUDITLOG_PARTITION_BENCH_ENTRIES=10000000 go test -run '^$' -bench BenchmarkPartitioned -benchtime 2000x -timeout 60m .
+//	AUDITLOG_PARTITION_BENCH_ENTRIES=10000000 AUDITLOG_PARTITION_BENCH_ROUNDS=5 \
+//	  go test -run '^$' -bench BenchmarkPartitioned -benchtime 1000x -timeout 90m .
 func BenchmarkPartitioned(b *testing.B) {
+	type bench struct {
+		size int
+		db   *gorm.DB
+		p    *Plugin
+	}
+	var benches []bench
 	for _, size := range partitionBenchSizes(b) {
-		b.Run(fmt.Sprintf("postgres/entries_%d", size), func(b *testing.B) {
-			clock := &partitionClock{day(2026, 11, 15)}
-			db := openTestDB(b, "postgres", &gorm.Config{Logger: logger.Discard})
-			p := New(WithClock(clock.Now), WithMonthlyPartitions(1))
-			if err := db.Use(p); err != nil {
-				b.Fatal(err)
-			}
-			fillPartitionedLog(b, db, p, clock, size)
-			if err := db.AutoMigrate(&Item{}); err != nil {
-				b.Fatal(err)
-			}
-			if err := p.Register(&Item{}); err != nil {
-				b.Fatal(err)
-			}
-			ctx := context.Background()
-			b.Run("insert", func(b *testing.B) {
+		clock := &partitionClock{day(2026, 11, 15)}
+		db := openTestDB(b, "postgres", &gorm.Config{Logger: logger.Discard})
+		p := New(WithClock(clock.Now), WithMonthlyPartitions(1))
+		if err := db.Use(p); err != nil {
+			b.Fatal(err)
+		}
+		fillPartitionedLog(b, db, p, clock, size)
+		if err := p.Register(&Item{}); err != nil {
+			b.Fatal(err)
+		}
+		benches = append(benches, bench{size, db, p})
+	}
+	rounds := 1
+	if s := os.Getenv("AUDITLOG_PARTITION_BENCH_ROUNDS"); s != "" {
+		var err error
+		if rounds, err = strconv.Atoi(s); err != nil || rounds < 1 {
+			b.Fatalf("AUDITLOG_PARTITION_BENCH_ROUNDS=%q: want a positive number", s)
+		}
+	}
+	for range rounds {
+		for _, c := range benches {
+			b.Run(fmt.Sprintf("postgres/entries_%d/insert", c.size), func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					if err := db.Create(&Item{Name: "bench", Qty: 1}).Error; err != nil {
+					if err := c.db.Create(&Item{Name: "bench", Qty: 1}).Error; err != nil {
 						b.Fatal(err)
 					}
 				}
 			})
-			objects := size / 10
-			b.Run("history", func(b *testing.B) {
-				b.ReportAllocs()
-				for i := 0; b.Loop(); i++ {
-					pk := 1 + (i*7919)%objects // spread over the table
-					entries, err := p.History(ctx, db, &Item{ID: int64(pk)})
-					if err != nil {
-						b.Fatal(err)
-					}
-					if len(entries) != 10 {
-						b.Fatalf("object %d: %d entries, want 10", pk, len(entries))
-					}
-				}
+		}
+		for _, c := range benches {
+			b.Run(fmt.Sprintf("postgres/entries_%d/history", c.size), func(b *testing.B) {
+				benchPartitionedHistory(b, c.db, c.p, c.size/10)
 			})
-		})
+		}
+	}
+}
+
+// benchPartitionedHistory reads the history of objects spread over the
+// table, each of 10 entries.
+func benchPartitionedHistory(b *testing.B, db *gorm.DB, p *Plugin, objects int) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		pk := 1 + (i*7919)%objects
+		entries, err := p.History(ctx, db, &Item{ID: int64(pk)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(entries) != 10 {
+			b.Fatalf("object %d: %d entries, want 10", pk, len(entries))
+		}
 	}
 }
 
