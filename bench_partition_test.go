@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,7 +138,9 @@ func fillPartitionedLog(b *testing.B, db *gorm.DB, p *Plugin, clock *partitionCl
 		}
 	}
 	for _, def := range indexes {
-		if err := db.Exec(def).Error; err != nil {
+		// A partitioned table's index is printed "ON ONLY": made on it
+		// alone. Without ONLY it is made on every partition too.
+		if err := db.Exec(strings.Replace(def, " ON ONLY ", " ON ", 1)).Error; err != nil {
 			b.Fatal(err)
 		}
 	}
