@@ -56,12 +56,19 @@ func TestPartitionLogTableUnderWrites(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(200 * time.Millisecond)
+	// waitWrites waits until the writers have written n more items (or
+	// one of them failed).
+	waitWrites := func(n int64) {
+		for goal := written.Load() + n; written.Load() < goal && len(errs) == 0; {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitWrites(50)
 	before := written.Load()
 	err := p.PartitionLogTable(context.Background(), db)
-	time.Sleep(200 * time.Millisecond)
+	waitWrites(50)
 	setClock(day(2026, 12, 2)) // December: its own partition
-	time.Sleep(200 * time.Millisecond)
+	waitWrites(50)
 	stop()
 	wg.Wait()
 	close(errs)
