@@ -65,10 +65,10 @@ var ErrSealedRetention = errors.New("auditlog: retention policies do not apply t
 func (p *Plugin) Maintain(ctx context.Context, db *gorm.DB) ([]RetentionRun, error) {
 	tx := db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	if p.cfg.partitionsAhead > 0 {
-		if err := p.checkPartitioning(tx); err != nil {
+		if err := p.checkPartitioning(tx, p.cfg.table); err != nil {
 			return nil, err
 		}
-		if err := p.ensurePartitions(ctx, tx); err != nil {
+		if err := p.ensurePartitions(ctx, tx, p.cfg.table); err != nil {
 			return nil, err
 		}
 	}
@@ -85,7 +85,7 @@ func (p *Plugin) Maintain(ctx context.Context, db *gorm.DB) ([]RetentionRun, err
 	now := p.cfg.now().UTC()
 	var runs []RetentionRun
 	if p.cfg.partitionsAhead > 0 {
-		runs, err = p.dropExpiredPartitions(tx, policies, now)
+		runs, err = p.dropExpiredPartitions(tx, p.cfg.table, policies, now)
 		if err != nil {
 			return runs, err
 		}

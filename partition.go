@@ -74,11 +74,11 @@ func (lp logPartition) covers(t time.Time) bool {
 // checkPartitioning says why the log table cannot be partitioned on db:
 // another database than PostgreSQL, or a name too long for its partitions'
 // names (PostgreSQL cuts identifiers at 63 bytes).
-func (p *Plugin) checkPartitioning(db *gorm.DB) error {
+func (p *Plugin) checkPartitioning(db *gorm.DB, table string) error {
 	if caps := p.capabilities(db); !caps.rangePartitions {
 		return fmt.Errorf("auditlog: WithMonthlyPartitions on %s: %w (PostgreSQL only)", caps.dialect, errors.ErrUnsupported)
 	}
-	_, name := splitSchema(p.cfg.table)
+	_, name := splitSchema(table)
 	if len(name)+len("_pdefault") > 63 {
 		return fmt.Errorf("%w: WithMonthlyPartitions: the log table's name %q is too long for its partitions' names (at most 54 bytes)", ErrInvalidOption, name)
 	}
@@ -89,11 +89,11 @@ func (p *Plugin) checkPartitioning(db *gorm.DB) error {
 // its key columns only, unless it exists; GORM's AutoMigrate then adds the
 // other columns and the indexes (to the partitioned table, which gives them
 // to every partition). An existing plain table is ErrNotPartitioned.
-func (p *Plugin) createPartitionedLog(db *gorm.DB) error {
-	if err := p.checkPartitioning(db); err != nil {
+func (p *Plugin) createPartitionedLog(db *gorm.DB, table string) error {
+	if err := p.checkPartitioning(db, table); err != nil {
 		return err
 	}
-	kind, err := relationKind(db, p.cfg.table)
+	kind, err := relationKind(db, table)
 	if err != nil {
 		return err
 	}
@@ -102,13 +102,13 @@ func (p *Plugin) createPartitionedLog(db *gorm.DB) error {
 		return nil
 	case "":
 		err := db.Exec("CREATE TABLE ? (id bigserial NOT NULL, created_at timestamptz NOT NULL, PRIMARY KEY (id, created_at)) PARTITION BY RANGE (created_at)",
-			clause.Table{Name: p.cfg.table}).Error
+			clause.Table{Name: table}).Error
 		if err != nil {
 			return fmt.Errorf("auditlog: create partitioned log table: %w", err)
 		}
 		return nil
 	default:
-		return fmt.Errorf("%w: %q exists as a plain table; move it with Plugin.PartitionLogTable", ErrNotPartitioned, p.cfg.table)
+		return fmt.Errorf("%w: %q exists as a plain table; move it with Plugin.PartitionLogTable", ErrNotPartitioned, table)
 	}
 }
 
@@ -137,23 +137,23 @@ func relationKind(db *gorm.DB, table string) (string, error) {
 // PARTITION, which scans the default partition (empty unless Maintain fell
 // behind) under an ACCESS EXCLUSIVE lock of the default partition only;
 // writes to the other partitions go on.
-func (p *Plugin) ensurePartitions(ctx context.Context, db *gorm.DB) error {
-	return db.WithContext(ctx).Transaction(p.ensurePartitionsTx)
+func (p *Plugin) ensurePartitions(ctx context.Context, db *gorm.DB, table string) error {
+	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return p.ensurePartitionsTx(tx, table) })
 }
 
 // ensurePartitionsTx is ensurePartitions in the caller's transaction.
-func (p *Plugin) ensurePartitionsTx(tx *gorm.DB) error {
+func (p *Plugin) ensurePartitionsTx(tx *gorm.DB, table string) error {
 	now := p.cfg.now().UTC()
-	if err := tx.Exec("SELECT pg_advisory_xact_lock(hashtext(?))", "auditlog partitions "+p.cfg.table).Error; err != nil {
+	if err := tx.Exec("SELECT pg_advisory_xact_lock(hashtext(?))", "auditlog partitions "+table).Error; err != nil {
 		return fmt.Errorf("auditlog: partitions: lock: %w", err)
 	}
-	parts, err := p.listPartitions(tx)
+	parts, err := p.listPartitions(tx, table)
 	if err != nil {
 		return err
 	}
 	if !hasDefault(parts) {
 		err := tx.Exec("CREATE TABLE ? PARTITION OF ? DEFAULT",
-			clause.Table{Name: p.partitionName("pdefault")}, clause.Table{Name: p.cfg.table}).Error
+			clause.Table{Name: partitionName(table, "pdefault")}, clause.Table{Name: table}).Error
 		if err != nil {
 			return fmt.Errorf("auditlog: create default partition: %w", err)
 		}
@@ -161,7 +161,7 @@ func (p *Plugin) ensurePartitionsTx(tx *gorm.DB) error {
 	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
 	for range p.cfg.partitionsAhead + 1 {
 		if !anyCovers(parts, month) {
-			if err := p.createMonthPartition(tx, month); err != nil {
+			if err := p.createMonthPartition(tx, table, month); err != nil {
 				return err
 			}
 		}
@@ -172,17 +172,17 @@ func (p *Plugin) ensurePartitionsTx(tx *gorm.DB) error {
 
 // createMonthPartition attaches a new partition for month, holding the
 // entries of that month the default partition had.
-func (p *Plugin) createMonthPartition(tx *gorm.DB, month time.Time) error {
+func (p *Plugin) createMonthPartition(tx *gorm.DB, table string, month time.Time) error {
 	next := month.AddDate(0, 1, 0)
-	part := clause.Table{Name: p.partitionName(month.Format("p200601"))}
-	parent := clause.Table{Name: p.cfg.table}
+	part := clause.Table{Name: partitionName(table, month.Format("p200601"))}
+	parent := clause.Table{Name: table}
 	steps := []struct {
 		sql  string
 		vars []any
 	}{
 		{"CREATE TABLE ? (LIKE ? INCLUDING DEFAULTS)", []any{part, parent}},
 		{"WITH moved AS (DELETE FROM ? WHERE created_at >= ? AND created_at < ? RETURNING *) INSERT INTO ? SELECT * FROM moved",
-			[]any{clause.Table{Name: p.partitionName("pdefault")}, month, next, part}},
+			[]any{clause.Table{Name: partitionName(table, "pdefault")}, month, next, part}},
 		// DDL takes no parameters: the bounds are literals.
 		{"ALTER TABLE ? ATTACH PARTITION ? FOR VALUES FROM (?) TO (?)", []any{parent, part, boundLiteral(month), boundLiteral(next)}},
 	}
@@ -196,7 +196,7 @@ func (p *Plugin) createMonthPartition(tx *gorm.DB, month time.Time) error {
 
 // listPartitions reads the log table's partitions and their bounds. It
 // sets the transaction's time zone to UTC, in which the bounds are printed.
-func (p *Plugin) listPartitions(tx *gorm.DB) ([]logPartition, error) {
+func (p *Plugin) listPartitions(tx *gorm.DB, table string) ([]logPartition, error) {
 	if err := tx.Exec("SET LOCAL TimeZone = 'UTC'").Error; err != nil {
 		return nil, fmt.Errorf("auditlog: partitions: %w", err)
 	}
@@ -206,7 +206,7 @@ func (p *Plugin) listPartitions(tx *gorm.DB) ([]logPartition, error) {
 	}
 	err := tx.Raw(`SELECT c.oid::regclass::text AS name, pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bound
 		FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
-		WHERE i.inhparent = to_regclass(?) ORDER BY c.relname`, quotedName(tx, p.cfg.table)).Scan(&rows).Error
+		WHERE i.inhparent = to_regclass(?) ORDER BY c.relname`, quotedName(tx, table)).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("auditlog: list partitions: %w", err)
 	}
@@ -280,8 +280,8 @@ func anyCovers(parts []logPartition, t time.Time) bool {
 
 // partitionName is the log table's name with "_"+suffix, in the log table's
 // schema when its name has one.
-func (p *Plugin) partitionName(suffix string) string {
-	return p.cfg.table + "_" + suffix
+func partitionName(table, suffix string) string {
+	return table + "_" + suffix
 }
 
 // splitSchema splits "schema.table" (schema "" when there is none).
@@ -303,10 +303,10 @@ func quotedName(db *gorm.DB, table string) string {
 // dropExpiredPartitions drops each partition of a past month whose entries
 // have all expired under their governing policies (see Maintain), and
 // returns the runs recorded for the drops.
-func (p *Plugin) dropExpiredPartitions(db *gorm.DB, policies []RetentionPolicy, now time.Time) ([]RetentionRun, error) {
+func (p *Plugin) dropExpiredPartitions(db *gorm.DB, table string, policies []RetentionPolicy, now time.Time) ([]RetentionRun, error) {
 	var parts []logPartition
 	err := db.Transaction(func(tx *gorm.DB) (err error) {
-		parts, err = p.listPartitions(tx)
+		parts, err = p.listPartitions(tx, table)
 		return err
 	})
 	if err != nil {

@@ -44,71 +44,72 @@ func (p *Plugin) PartitionLogTable(ctx context.Context, db *gorm.DB) error {
 		return fmt.Errorf("%w: PartitionLogTable needs WithMonthlyPartitions", ErrInvalidOption)
 	}
 	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
-	if err := p.checkPartitioning(db); err != nil {
+	table := p.cfg.table
+	if err := p.checkPartitioning(db, table); err != nil {
 		return err
 	}
-	kind, err := relationKind(db, p.cfg.table)
+	kind, err := relationKind(db, table)
 	switch {
 	case err != nil:
 		return err
 	case kind == "p":
 		return nil
 	case kind == "":
-		return fmt.Errorf("%w: %s", ErrNoLogTable, p.cfg.table)
+		return fmt.Errorf("%w: %s", ErrNoLogTable, table)
 	}
 	now := p.cfg.now().UTC()
 	until := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, 1, 0)
 	if until.Sub(now) < 24*time.Hour {
 		until = until.AddDate(0, 1, 0)
 	}
-	if err := p.boundLegacy(db, until); err != nil {
+	if err := p.boundLegacy(db, table, until); err != nil {
 		return fmt.Errorf("auditlog: partition the log table: bound the old entries: %w", err)
 	}
-	if err := p.rekeyLegacy(db); err != nil {
+	if err := p.rekeyLegacy(db, table); err != nil {
 		return fmt.Errorf("auditlog: partition the log table: primary key (id, created_at): %w", err)
 	}
-	if err := db.Transaction(func(tx *gorm.DB) error { return p.switchToPartitioned(tx, until) }); err != nil {
+	if err := db.Transaction(func(tx *gorm.DB) error { return p.switchToPartitioned(tx, table, until) }); err != nil {
 		return fmt.Errorf("auditlog: partition the log table: switch: %w", err)
 	}
 	return nil
 }
 
 // legacyName is the name of the old plain table once it is a partition.
-func (p *Plugin) legacyName() string { return p.partitionName("plegacy") }
+func legacyName(table string) string { return partitionName(table, "plegacy") }
 
 // boundLegacy adds the validated constraint created_at < until to the plain
 // table, replacing one a previous run added.
-func (p *Plugin) boundLegacy(db *gorm.DB, until time.Time) error {
-	table := clause.Table{Name: p.cfg.table}
-	check := clause.Column{Name: p.legacyName() + "_bound"}
-	if err := db.Exec("ALTER TABLE ? DROP CONSTRAINT IF EXISTS ?", table, check).Error; err != nil {
+func (p *Plugin) boundLegacy(db *gorm.DB, table string, until time.Time) error {
+	plain := clause.Table{Name: table}
+	check := clause.Column{Name: splitName(legacyName(table)) + "_bound"}
+	if err := db.Exec("ALTER TABLE ? DROP CONSTRAINT IF EXISTS ?", plain, check).Error; err != nil {
 		return err
 	}
-	if err := db.Exec("ALTER TABLE ? ADD CONSTRAINT ? CHECK (created_at < ?) NOT VALID", table, check, boundLiteral(until)).Error; err != nil {
+	if err := db.Exec("ALTER TABLE ? ADD CONSTRAINT ? CHECK (created_at < ?) NOT VALID", plain, check, boundLiteral(until)).Error; err != nil {
 		return err
 	}
-	return db.Exec("ALTER TABLE ? VALIDATE CONSTRAINT ?", table, check).Error
+	return db.Exec("ALTER TABLE ? VALIDATE CONSTRAINT ?", plain, check).Error
 }
 
 // rekeyLegacy makes (id, created_at) the plain table's primary key, as a
 // partition's must include the partition key, building its index without
 // blocking writes.
-func (p *Plugin) rekeyLegacy(db *gorm.DB) error {
+func (p *Plugin) rekeyLegacy(db *gorm.DB, table string) error {
 	var pk []struct{ Name, Columns string }
 	err := db.Raw(`SELECT c.conname AS name, pg_catalog.pg_get_constraintdef(c.oid) AS columns
 		FROM pg_catalog.pg_constraint c WHERE c.conrelid = to_regclass(?) AND c.contype = 'p'`,
-		quotedName(db, p.cfg.table)).Scan(&pk).Error
+		quotedName(db, table)).Scan(&pk).Error
 	if err != nil {
 		return err
 	}
 	if len(pk) == 1 && pk[0].Columns == "PRIMARY KEY (id, created_at)" {
 		return nil
 	}
-	index := clause.Table{Name: p.legacyName() + "_pkey"}
+	index := clause.Table{Name: legacyName(table) + "_pkey"}
 	if err := db.Exec("DROP INDEX CONCURRENTLY IF EXISTS ?", index).Error; err != nil { // an invalid leftover
 		return err
 	}
-	if err := db.Exec("CREATE UNIQUE INDEX CONCURRENTLY ? ON ? (id, created_at)", index, clause.Table{Name: p.cfg.table}).Error; err != nil {
+	if err := db.Exec("CREATE UNIQUE INDEX CONCURRENTLY ? ON ? (id, created_at)", index, clause.Table{Name: table}).Error; err != nil {
 		return err
 	}
 	drop := ""
@@ -117,83 +118,83 @@ func (p *Plugin) rekeyLegacy(db *gorm.DB) error {
 	}
 	_, indexName := splitSchema(index.Name)
 	return db.Exec("ALTER TABLE ? "+drop+"ADD CONSTRAINT ? PRIMARY KEY USING INDEX ?",
-		clause.Table{Name: p.cfg.table}, clause.Column{Name: indexName}, clause.Column{Name: indexName}).Error
+		clause.Table{Name: table}, clause.Column{Name: indexName}, clause.Column{Name: indexName}).Error
 }
 
 // switchToPartitioned puts the partitioned table in the plain table's
 // place, in the caller's transaction.
-func (p *Plugin) switchToPartitioned(tx *gorm.DB, until time.Time) error {
-	table, legacy := clause.Table{Name: p.cfg.table}, clause.Table{Name: p.legacyName()}
+func (p *Plugin) switchToPartitioned(tx *gorm.DB, table string, until time.Time) error {
+	parent, legacy := clause.Table{Name: table}, clause.Table{Name: legacyName(table)}
 	if err := tx.Exec("SET LOCAL lock_timeout = '5s'").Error; err != nil {
 		return err
 	}
-	if err := tx.Exec("LOCK TABLE ? IN ACCESS EXCLUSIVE MODE", table).Error; err != nil {
+	if err := tx.Exec("LOCK TABLE ? IN ACCESS EXCLUSIVE MODE", parent).Error; err != nil {
 		return err
 	}
 	var seq string
-	if err := tx.Raw("SELECT coalesce(pg_get_serial_sequence(?, 'id'), '')", quotedName(tx, p.cfg.table)).Scan(&seq).Error; err != nil {
+	if err := tx.Raw("SELECT coalesce(pg_get_serial_sequence(?, 'id'), '')", quotedName(tx, table)).Scan(&seq).Error; err != nil {
 		return err
 	}
-	if err := p.renameLegacyIndexes(tx); err != nil {
+	if err := p.renameLegacyIndexes(tx, table); err != nil {
 		return err
 	}
 	steps := []struct {
 		sql  string
 		vars []any
 	}{
-		{"ALTER TABLE ? RENAME TO ?", []any{table, clause.Column{Name: splitName(legacy.Name)}}},
-		{"CREATE TABLE ? (LIKE ? INCLUDING DEFAULTS) PARTITION BY RANGE (created_at)", []any{table, legacy}},
-		{"ALTER TABLE ? ADD PRIMARY KEY (id, created_at)", []any{table}},
+		{"ALTER TABLE ? RENAME TO ?", []any{parent, clause.Column{Name: splitName(legacy.Name)}}},
+		{"CREATE TABLE ? (LIKE ? INCLUDING DEFAULTS) PARTITION BY RANGE (created_at)", []any{parent, legacy}},
+		{"ALTER TABLE ? ADD PRIMARY KEY (id, created_at)", []any{parent}},
 	}
 	for _, s := range steps {
 		if err := tx.Exec(s.sql, s.vars...).Error; err != nil {
 			return err
 		}
 	}
-	if err := tx.Table(p.cfg.table).AutoMigrate(&LogEntry{}); err != nil {
+	if err := tx.Table(table).AutoMigrate(&LogEntry{}); err != nil {
 		return err
 	}
 	attach := []struct {
 		sql  string
 		vars []any
 	}{
-		{"ALTER TABLE ? ATTACH PARTITION ? FOR VALUES FROM (MINVALUE) TO (?)", []any{table, legacy, boundLiteral(until)}},
+		{"ALTER TABLE ? ATTACH PARTITION ? FOR VALUES FROM (MINVALUE) TO (?)", []any{parent, legacy, boundLiteral(until)}},
 		{"ALTER TABLE ? DROP CONSTRAINT ?", []any{legacy, clause.Column{Name: splitName(legacy.Name) + "_bound"}}},
 	}
 	if seq != "" {
 		attach = append(attach, struct {
 			sql  string
 			vars []any
-		}{"ALTER SEQUENCE ? OWNED BY ?.id", []any{clause.Expr{SQL: seq}, table}})
+		}{"ALTER SEQUENCE ? OWNED BY ?.id", []any{clause.Expr{SQL: seq}, parent}})
 	}
 	for _, s := range attach {
 		if err := tx.Exec(s.sql, s.vars...).Error; err != nil {
 			return err
 		}
 	}
-	return p.ensurePartitionsTx(tx)
+	return p.ensurePartitionsTx(tx, table)
 }
 
 // renameLegacyIndexes renames the plain table's indexes that carry its
 // name (GORM's idx_<table>_<name>) to carry the legacy partition's, freeing
 // their names for the partitioned table's indexes.
-func (p *Plugin) renameLegacyIndexes(tx *gorm.DB) error {
+func (p *Plugin) renameLegacyIndexes(tx *gorm.DB, table string) error {
 	var names []string
 	err := tx.Raw(`SELECT c.relname FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
-		WHERE i.indrelid = to_regclass(?) AND NOT i.indisprimary ORDER BY 1`, quotedName(tx, p.cfg.table)).Scan(&names).Error
+		WHERE i.indrelid = to_regclass(?) AND NOT i.indisprimary ORDER BY 1`, quotedName(tx, table)).Scan(&names).Error
 	if err != nil {
 		return err
 	}
-	table, legacy := splitName(p.cfg.table), splitName(p.legacyName())
+	schema, short := splitSchema(table)
+	legacy := splitName(legacyName(table))
 	for _, name := range names {
-		if !strings.Contains(name, table) {
+		if !strings.Contains(name, short) {
 			continue
 		}
-		renamed := strings.Replace(name, table, legacy, 1)
+		renamed := strings.Replace(name, short, legacy, 1)
 		if len(renamed) > 63 {
 			return fmt.Errorf("index %s: the renamed %s is longer than PostgreSQL's 63 bytes: rename the index first", name, renamed)
 		}
-		schema, _ := splitSchema(p.cfg.table)
 		index := name
 		if schema != "" {
 			index = schema + "." + name

@@ -154,7 +154,7 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 // otherwise), and makes the partitions of the current and the next months.
 func (p *Plugin) AutoMigrate(db *gorm.DB) error {
 	if p.cfg.partitionsAhead > 0 {
-		if err := p.createPartitionedLog(db); err != nil {
+		if err := p.createPartitionedLog(db, p.cfg.table); err != nil {
 			return err
 		}
 	}
@@ -162,7 +162,7 @@ func (p *Plugin) AutoMigrate(db *gorm.DB) error {
 		return err
 	}
 	if p.cfg.partitionsAhead > 0 {
-		if err := p.ensurePartitions(db.Statement.Context, db); err != nil {
+		if err := p.ensurePartitions(db.Statement.Context, db, p.cfg.table); err != nil {
 			return err
 		}
 	}
