@@ -371,24 +371,21 @@ func (p *Plugin) dropIfExpired(db *gorm.DB, lp logPartition, policies []Retentio
 // countExpired counts the partition's entries each policy has expired, and
 // last those no policy has.
 func (p *Plugin) countExpired(tx *gorm.DB, part clause.Expression, policies []RetentionPolicy, now time.Time) ([]int64, error) {
-	cols := make([]string, 0, len(policies)+1)
-	vars := make([]any, 0, len(policies)+2)
+	counts := make([]clause.Expression, 0, len(policies)+1)
 	expired := make([]clause.Expression, 0, len(policies))
 	for _, pol := range policies {
 		c := clause.And(p.retentionConditions(tx, pol, policies, now)...)
-		cols = append(cols, "count(*) FILTER (WHERE ?)")
-		vars = append(vars, c)
+		counts = append(counts, clause.Expr{SQL: "count(*) FILTER (WHERE ?)", Vars: []any{c}})
 		expired = append(expired, c)
 	}
-	cols = append(cols, "count(*) FILTER (WHERE NOT (?))")
-	vars = append(vars, clause.Or(expired...), part)
-	counts := make([]int64, len(cols))
-	dest := make([]any, len(cols))
-	for i := range counts {
-		dest[i] = &counts[i]
+	counts = append(counts, clause.Expr{SQL: "count(*) FILTER (WHERE NOT (?))", Vars: []any{clause.Or(expired...)}})
+	n := make([]int64, len(counts))
+	dest := make([]any, len(counts))
+	for i := range n {
+		dest[i] = &n[i]
 	}
-	if err := tx.Raw("SELECT "+strings.Join(cols, ", ")+" FROM ?", vars...).Row().Scan(dest...); err != nil {
+	if err := tx.Raw("SELECT ? FROM ?", clause.CommaExpression{Exprs: counts}, part).Row().Scan(dest...); err != nil {
 		return nil, fmt.Errorf("count entries: %w", err)
 	}
-	return counts, nil
+	return n, nil
 }

@@ -112,13 +112,12 @@ func (p *Plugin) rekeyLegacy(db *gorm.DB, table string) error {
 	if err := db.Exec("CREATE UNIQUE INDEX CONCURRENTLY ? ON ? (id, created_at)", index, clause.Table{Name: table}).Error; err != nil {
 		return err
 	}
-	drop := ""
+	plain, key := clause.Table{Name: table}, clause.Column{Name: splitName(index.Name)}
 	if len(pk) == 1 {
-		drop = "DROP CONSTRAINT " + quotedName(db, pk[0].Name) + ", "
+		return db.Exec("ALTER TABLE ? DROP CONSTRAINT ?, ADD CONSTRAINT ? PRIMARY KEY USING INDEX ?",
+			plain, clause.Column{Name: pk[0].Name}, key, key).Error
 	}
-	_, indexName := splitSchema(index.Name)
-	return db.Exec("ALTER TABLE ? "+drop+"ADD CONSTRAINT ? PRIMARY KEY USING INDEX ?",
-		clause.Table{Name: table}, clause.Column{Name: indexName}, clause.Column{Name: indexName}).Error
+	return db.Exec("ALTER TABLE ? ADD CONSTRAINT ? PRIMARY KEY USING INDEX ?", plain, key, key).Error
 }
 
 // switchToPartitioned puts the partitioned table in the plain table's
