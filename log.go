@@ -101,7 +101,7 @@ func (p *Plugin) addObject(ctx context.Context, b *entryBatch, action Action, ro
 		return err
 	}
 	var state rowState
-	if pl.masks {
+	if pl.masks || pl.parent != nil { // the parent key is read from the state
 		if state, err = pl.readState(ctx, row); err != nil {
 			return err
 		}

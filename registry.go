@@ -21,6 +21,8 @@ type modelConfig struct {
 	access                 bool
 	associations           []string        // many2many fields whose links are recorded
 	retention              []retentionRule // this model's policies (Retention)
+	parent                 string          // Parent's belongs-to field, when hasParent
+	hasParent              bool
 }
 
 // actionSet is the set of built-in actions recorded for a model.
@@ -109,6 +111,7 @@ type plan struct {
 	columnFields  []*schema.Field
 	keyColumns    []int
 	fieldColumns  []int
+	parent        *parentRef        // Parent: where the parent's key is in a state; nil: none
 	stringer      bool              // the model is a fmt.Stringer, used for ObjectRepr
 	links         map[string]string // Associations: the association's column in Changes → its field name
 	fieldIndex    map[string]int    // tracked field index by column name
@@ -250,6 +253,11 @@ func (c *modelConfig) validate(s *schema.Schema) error {
 			return fmt.Errorf("%w: Associations(%q) names no many2many field", ErrInvalidOption, name)
 		}
 	}
+	if c.hasParent {
+		if err := validParent(s, c.parent); err != nil {
+			return err
+		}
+	}
 	for name, label := range c.labels {
 		if err := check("Label", []string{name}); err != nil {
 			return err
@@ -276,6 +284,9 @@ func checkHidden(s *schema.Schema, fields []*trackedField, cfg *modelConfig) err
 				return fmt.Errorf("%w: %s(%q) names a field that is not tracked", ErrInvalidOption, option, name)
 			}
 		}
+	}
+	if err := checkParentHidden(s, fields, cfg); err != nil {
+		return err
 	}
 	for _, tf := range fields {
 		if tf.masked && tf.field.PrimaryKey {
@@ -312,14 +323,15 @@ func (p *Plugin) trackedFields(s *schema.Schema, cfg *modelConfig, caps capabili
 		cfg = &modelConfig{}
 	}
 	var fields []*trackedField
-	softDelete := softDeleteFields(s)
+	// The soft-delete column is always tracked: a soft delete is recorded
+	// with it in the changes, whatever Include and Exclude say; so is
+	// Parent's foreign key, which every entry's parent key is read from.
+	always := append(softDeleteFields(s), parentForeignKeys(s, cfg)...)
 	for _, f := range s.Fields {
 		if f.DBName == "" || !f.Readable {
 			continue
 		}
-		// The soft-delete column is always tracked: a soft delete is
-		// recorded with it in the changes, whatever Include and Exclude say.
-		if !slices.Contains(softDelete, f) {
+		if !slices.Contains(always, f) {
 			if len(cfg.include) > 0 && !hasField(cfg.include, f) {
 				continue
 			}
@@ -412,6 +424,7 @@ func (p *Plugin) planOf(s *schema.Schema, caps capabilities) *plan {
 				pl.fieldIndex[tf.field.DBName] = i
 				pl.masks = pl.masks || tf.masked
 			}
+			pl.parent = newParentRef(pl, cfg)
 		}
 	}
 	p.plans[s] = pl

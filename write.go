@@ -171,6 +171,7 @@ func (b *entryBatch) add(action Action, key string, row reflect.Value, changes C
 		CID:        b.cid,
 		CreatedAt:  b.at,
 	}
+	e.ParentTable, e.ParentPK = pl.parent.key(state)
 	if b.data != nil {
 		e.Data = maps.Clone(b.data)
 	}
