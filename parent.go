@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -192,11 +193,13 @@ func (f *filters) rows(tx *gorm.DB, table string, after clause.Expression, oldes
 	if f.branches == nil {
 		return one()
 	}
-	union := tx.Raw("SELECT * FROM (?) AS own_entries UNION ALL SELECT * FROM (?) AS child_entries",
-		one(f.branches[0]), one(f.branches[1]))
-	q := tx.Table("(?) AS entries", union).Order(entryOrder(oldest))
-	if limit > 0 {
-		q = q.Limit(limit)
+	order := "created_at DESC, id DESC"
+	if oldest {
+		order = "created_at, id"
 	}
-	return q
+	sql := "SELECT * FROM (SELECT * FROM (?) AS own_entries UNION ALL SELECT * FROM (?) AS child_entries) AS entries ORDER BY " + order
+	if limit > 0 {
+		sql += " LIMIT " + strconv.Itoa(limit)
+	}
+	return tx.Raw(sql, one(f.branches[0]), one(f.branches[1]))
 }
