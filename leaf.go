@@ -41,9 +41,9 @@ type leafRow struct {
 	// existed) reads as empty.
 	ParentTable string `gorm:"column:parent_table"`
 	ParentPK    string `gorm:"column:parent_pk"`
-	SealSeq    *int64    `gorm:"column:seal_seq"`
-	LeafHash   []byte    `gorm:"column:leaf_hash"`
-	ErasedBy   *int64    `gorm:"column:erased_by"`
+	SealSeq     *int64 `gorm:"column:seal_seq"`
+	LeafHash    []byte `gorm:"column:leaf_hash"`
+	ErasedBy    *int64 `gorm:"column:erased_by"`
 	// computed is the leaf hash recomputed from the fields, when already
 	// done (by Verify's reader, beside the checking); not a column.
 	computed []byte `gorm:"-"`

@@ -12,23 +12,23 @@ import (
 
 type Bill struct {
 	ID    int64
-	Ref   string        `gorm:"size:20"`
-	Code  string        `gorm:"size:20"`
+	Ref   string     `gorm:"size:20"`
+	Code  string     `gorm:"size:20"`
 	Lines []BillLine `gorm:"foreignKey:BillID"`
 }
 
 type BillLine struct {
-	ID        int64
+	ID     int64
 	BillID *int64
 	Bill   *Bill
-	SKU       string `gorm:"size:20"`
+	SKU    string `gorm:"size:20"`
 }
 
 // BillNote's belongs-to references Bill's Code, not its key.
 type BillNote struct {
-	ID          int64
-	BillCode string  `gorm:"size:20"`
-	Bill     Bill `gorm:"foreignKey:BillCode;references:Code"`
+	ID       int64
+	BillCode string `gorm:"size:20"`
+	Bill     Bill   `gorm:"foreignKey:BillCode;references:Code"`
 }
 
 // Shipment has a composite key; Parcel belongs to it.
@@ -176,7 +176,7 @@ func TestParentEntries(t *testing.T) {
 		ctx := context.Background()
 		for _, tt := range []struct {
 			bill int64
-			want    []int64
+			want []int64
 		}{{1, []int64{9, 6, 5, 4, 3, 1}}, {2, []int64{8, 7, 2}}} {
 			page, err := p.Find(ctx, db, Query{Objects: &Bill{ID: tt.bill}, Children: true})
 			if err != nil {
