@@ -26,6 +26,9 @@ type row struct {
 	ObjectURL, CIDURL  string
 	EntryURL, StateURL string
 	ActorURL           string
+	// ParentTable, ParentPK and ParentURL name the entry's parent object
+	// (auditlog.Parent), when it has one.
+	ParentTable, ParentPK, ParentURL string
 }
 
 func (s *server) row(e auditlog.LogEntry) row {
@@ -36,6 +39,10 @@ func (s *server) row(e auditlog.LogEntry) row {
 	r.EntryURL, r.StateURL = link("entry", id), link("state", id)
 	if e.CID != "" {
 		r.CIDURL = link("./", url.Values{"cid": {e.CID}})
+	}
+	if e.ParentTable != "" {
+		r.ParentTable, r.ParentPK = e.ParentTable, e.ParentPK
+		r.ParentURL = link("object", url.Values{"model": {e.ParentTable}, "pk": {e.ParentPK}})
 	}
 	if e.ActorID != "" {
 		r.ActorURL = link("./", url.Values{"actor": {e.ActorID}})
