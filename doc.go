@@ -67,6 +67,15 @@
 // replays the set of linked keys; Undo and Revert re-add what an entry
 // removed and remove what it added.
 //
+// # A parent's timeline
+//
+// A model registered with Parent("Order") (a belongs-to field) gives each
+// entry its parent's table and key (LogEntry.ParentTable, ParentPK), from
+// the foreign key the row holds after the change (before it, for a
+// delete). Find with Query.Children and History with WithChildren return
+// the parent's entries and its children's in one (CreatedAt, ID) stream,
+// one query of two index range scans a page.
+//
 // # Masking
 //
 // Fields named by Mask (per model) or WithMask (every model) are stored with
