@@ -28,10 +28,10 @@ import (
 // The foreign key columns are always tracked (as the soft-delete column is,
 // whatever Include and Exclude say), so every entry knows its parent at no
 // extra read. An entry whose foreign key is NULL (a child without a parent)
-// has empty parent columns. Entries of the model's association changes
-// alone (Associations, no field changed in the same statement) and custom
-// entries of Log carry the parent only when the row in hand holds it
-// (Log's object does; an association change has no row).
+// has empty parent columns. Entries of Log and LogAccess take the parent
+// from the object given. Entries of the model's association changes alone
+// (Associations, no field changed in the statement) read it: one SELECT of
+// the owners' rows by key per join-table statement, in its transaction.
 //
 // Register fails with ErrInvalidOption for a field that is not a belongs-to
 // association, one whose foreign key references other columns than the
@@ -202,4 +202,35 @@ func (f *filters) rows(tx *gorm.DB, table string, after clause.Expression, oldes
 		sql += " LIMIT " + strconv.Itoa(limit)
 	}
 	return tx.Raw(sql, one(f.branches[0]), one(f.branches[1]))
+}
+
+// linkParents reads the parent of each owner whose association changes
+// get entries of their own (a model with Parent and Associations; none
+// otherwise): one read of the owners' rows by key, in the statement's
+// transaction, in chunks below the placeholder limit. The rows are read
+// unlocked: the join write locked none of them, and the parent is the one
+// the row holds when the links change.
+func (p *Plugin) linkParents(db *gorm.DB, pl *plan, t *linkTally) (map[string][2]string, error) {
+	if pl.parent == nil {
+		return nil, nil
+	}
+	keys := make([][]any, 0, len(t.owners))
+	for _, owner := range t.owners {
+		keys = append(keys, t.keys[owner])
+	}
+	out := make(map[string][2]string, len(keys))
+	chunk := maxKeyParams / len(pl.schema.PrimaryFields)
+	for start := 0; start < len(keys); start += chunk {
+		column, values := schema.ToQueryValues(pl.schema.Table, pl.schema.PrimaryFieldDBNames, keys[start:min(start+chunk, len(keys))])
+		q := rowQuery{table: pl.schema.Table, where: []clause.Expression{clause.IN{Column: column, Values: values}}, unscoped: true}
+		err := scanRows(db, pl, q, func(r scannedRow) error {
+			table, pk := pl.parent.key(r.state)
+			out[r.key] = [2]string{table, pk}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("auditlog: read the parents of %s: %w", pl.schema.Table, err)
+		}
+	}
+	return out, nil
 }

@@ -331,3 +331,65 @@ func TestFindChildrenErrors(t *testing.T) {
 		})
 	}
 }
+
+type Project struct {
+	ID   int64
+	Name string `gorm:"size:20"`
+}
+
+type Task struct {
+	ID        int64
+	ProjectID int64
+	Project   *Project
+	Title     string  `gorm:"size:20"`
+	Badges    []Badge `gorm:"many2many:task_badges"`
+}
+
+type Badge struct {
+	ID   int64
+	Name string `gorm:"size:20"`
+}
+
+// TestParentLinks: an entry of association changes alone (Associations)
+// carries the parent the child's row holds, read by key.
+func TestParentLinks(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		p := setupWith(t, db, nil, []any{&Project{}, &Badge{}, &Task{}})
+		if err := p.Register(&Task{}, Parent("Project"), Associations("Badges")); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Create(&[]Project{{Name: "p1"}, {Name: "p2"}}).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Create(&[]Badge{{Name: "a"}, {Name: "b"}}).Error; err != nil {
+			t.Fatal(err)
+		}
+		tasks := []Task{{ProjectID: 1, Title: "t1"}, {ProjectID: 2, Title: "t2"}}
+		if err := db.Create(&tasks).Error; err != nil {
+			t.Fatal(err)
+		}
+		clearEntries(t, db)
+		if err := db.Model(&Task{ID: 1}).Association("Badges").Append(&Badge{ID: 1}, &Badge{ID: 2}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Model(&Task{ID: 2}).Association("Badges").Append(&Badge{ID: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Model(&Task{ID: 1}).Association("Badges").Clear(); err != nil {
+			t.Fatal(err)
+		}
+		var got []parentEntry
+		for _, e := range parentEntries(allEntries(t, db)) {
+			e.ID = 0
+			got = append(got, e)
+		}
+		want := []parentEntry{
+			{0, "tasks", "1", ActionUpdate, "projects", "1", Changes{"badges": links(nil, []any{"1", "2"})}},
+			{0, "tasks", "2", ActionUpdate, "projects", "2", Changes{"badges": links(nil, []any{"1"})}},
+			{0, "tasks", "1", ActionUpdate, "projects", "1", Changes{"badges": links([]any{"1", "2"}, nil)}},
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("link entries (-want +got):\n%s", diff)
+		}
+	})
+}
