@@ -56,8 +56,11 @@ func validParent(s *schema.Schema, field string) error {
 		return fmt.Errorf("%w: Parent(%q): its foreign key must reference %s's primary key", ErrInvalidOption, field, rel.FieldSchema.Name)
 	}
 	for _, ref := range rel.References {
-		if ref.PrimaryKey == nil || !slices.Contains(primary, ref.PrimaryKey) || ref.ForeignKey == nil || ref.ForeignKey.DBName == "" {
+		if ref.PrimaryKey == nil || !slices.Contains(primary, ref.PrimaryKey) {
 			return fmt.Errorf("%w: Parent(%q): its foreign key must reference %s's primary key", ErrInvalidOption, field, rel.FieldSchema.Name)
+		}
+		if fk := ref.ForeignKey; fk == nil || fk.DBName == "" || !fk.Readable {
+			return fmt.Errorf("%w: Parent(%q): its foreign key is not a column the plugin can read", ErrInvalidOption, field)
 		}
 	}
 	return nil
