@@ -31,6 +31,13 @@ type BillNote struct {
 	Bill     Bill   `gorm:"foreignKey:BillCode;references:Code"`
 }
 
+// WriteOnlyLine's foreign key is never read (->:false).
+type WriteOnlyLine struct {
+	ID     int64
+	BillID int64 `gorm:"->:false;<-:create"`
+	Bill   *Bill
+}
+
 // Shipment has a composite key; Parcel belongs to it.
 type Shipment struct {
 	Region string `gorm:"primaryKey;size:8"`
@@ -59,6 +66,8 @@ func TestParentRegisterErrors(t *testing.T) {
 		{name: "has-many", model: &Bill{}, opts: []ModelOption{Parent("Lines")}, wantMsg: `Parent("Lines") names no belongs-to field`},
 		{name: "references another column", model: &BillNote{}, opts: []ModelOption{Parent("Bill")},
 			wantMsg: `Parent("Bill"): its foreign key must reference Bill's primary key`},
+		{name: "unreadable foreign key", model: &WriteOnlyLine{}, opts: []ModelOption{Parent("Bill")},
+			wantMsg: `Parent("Bill"): its foreign key is not a column the plugin can read`},
 		{name: "masked foreign key", model: &BillLine{}, opts: []ModelOption{Parent("Bill"), Mask("BillID")},
 			wantMsg: `Parent("Bill"): its foreign key BillID is masked or redacted`},
 		{name: "redacted foreign key", model: &Parcel{}, opts: []ModelOption{Parent("Shipment"), Redact("shipment_no")},
