@@ -35,11 +35,11 @@ func (p *Plugin) History(ctx context.Context, db *gorm.DB, obj any, opts ...Hist
 	if err != nil {
 		return nil, fmt.Errorf("auditlog: history: %w", err)
 	}
-	var rows []storedEntry
-	if err := f.rows(tx, p.cfg.table, nil, false, 0).Find(&rows).Error; err != nil {
+	rows, err := f.find(tx, nil, false, 0)
+	if err != nil {
 		return nil, fmt.Errorf("auditlog: history of %s: %w", stmt.Schema.Name, err)
 	}
-	entries, corrupt := decodeEntries(rows)
+	entries, corrupt := decodeSourced(rows)
 	if len(corrupt) > 0 {
 		return entries, &CorruptEntriesError{IDs: corrupt}
 	}

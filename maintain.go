@@ -79,7 +79,15 @@ func (p *Plugin) applyRetention(ctx context.Context, tx *gorm.DB, policy Retenti
 		return run, fmt.Errorf("auditlog: retention run: %w", err)
 	}
 	conds := p.retentionConditions(tx, policy, all, now)
-	removed, err := p.purgeBatches(ctx, tx, conds, 1000, nil)
+	var removed int64
+	var err error
+	for _, table := range p.LogTables() {
+		var n int64
+		n, err = p.purgeBatches(ctx, tx, table, conds, 1000, nil)
+		if removed += n; err != nil {
+			break
+		}
+	}
 	finished := p.cfg.now().UTC()
 	run.Removed, run.FinishedAt, run.Status = removed, &finished, "ok"
 	if err != nil {

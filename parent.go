@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -160,51 +159,6 @@ func checkChildren(q Query, table string, pks []string) error {
 		return fmt.Errorf("%w: Children cannot be combined with Field (a column of the parent model)", ErrInvalidQuery)
 	}
 	return nil
-}
-
-// childBranches are the two conditions of Query.Children: the objects' own
-// entries, and their children's that are not also their own (an object
-// that is its own parent).
-func childBranches(caps capabilities, table string, pks []string) []clause.Expression {
-	own := clause.And(caps.textIn("table_name", []string{table}), caps.textIn("object_pk", pks))
-	kids := clause.And(caps.textIn("parent_table", []string{table}), caps.textIn("parent_pk", pks),
-		clause.Expr{SQL: "NOT (?)", Vars: []any{own}})
-	return []clause.Expression{own, kids}
-}
-
-// rows is the query of the filtered entries after the keyset condition
-// after (nil: from the start) in (created at, id) order, oldest first or
-// newest first, at most limit (0: all). With branches it is a UNION ALL of
-// one ordered, limited query per branch, each served by its own index
-// range, ordered and limited again: the database merges at most
-// 2*limit rows.
-func (f *filters) rows(tx *gorm.DB, table string, after clause.Expression, oldest bool, limit int) *gorm.DB {
-	one := func(conds ...clause.Expression) *gorm.DB {
-		q := f.apply(tx.Table(table))
-		for _, c := range conds {
-			q = q.Where(c)
-		}
-		if after != nil {
-			q = q.Where(after)
-		}
-		q = q.Order(entryOrder(oldest))
-		if limit > 0 {
-			q = q.Limit(limit)
-		}
-		return q
-	}
-	if f.branches == nil {
-		return one()
-	}
-	order := "created_at DESC, id DESC"
-	if oldest {
-		order = "created_at, id"
-	}
-	sql := "SELECT * FROM (SELECT * FROM (?) AS own_entries UNION ALL SELECT * FROM (?) AS child_entries) AS entries ORDER BY " + order
-	if limit > 0 {
-		sql += " LIMIT " + strconv.Itoa(limit)
-	}
-	return tx.Raw(sql, one(f.branches[0]), one(f.branches[1]))
 }
 
 // linkParents reads the parent of each owner whose association changes

@@ -147,10 +147,14 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 // and its indexes, and the seal chain's header table (the log table's name
 // with "_batches" appended, see BatchHeader). For the log table alone, with
 // the default name, db.AutoMigrate(&auditlog.LogEntry{}) is the same; Seal
-// creates the header table when it is missing.
+// creates the header table when it is missing. It also creates the log
+// table of every registered model with LogTable (register them first): the
+// tables of Plugin.LogTables, each with LogEntry's indexes.
 func (p *Plugin) AutoMigrate(db *gorm.DB) error {
-	if err := db.Table(p.cfg.table).AutoMigrate(&LogEntry{}); err != nil {
-		return err
+	for _, table := range p.LogTables() {
+		if err := db.Table(table).AutoMigrate(&LogEntry{}); err != nil {
+			return err
+		}
 	}
 	return db.Table(p.headerTable()).AutoMigrate(&BatchHeader{})
 }

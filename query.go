@@ -138,17 +138,17 @@ func (p *Plugin) Find(ctx context.Context, db *gorm.DB, q Query) (Page, error) {
 		return Page{}, err
 	}
 	var c cursor
-	var after clause.Expression
+	var after *cursor
 	if q.Cursor != "" {
 		if c, err = f.decodeCursor(q.Cursor); err != nil {
 			return Page{}, err
 		}
 		// A backward cursor reads the rows before it: those after it in
 		// the reverse order, reversed again below.
-		after = keysetAfter(c.at, c.id, q.Oldest != c.backward)
+		after = &c
 	}
-	var rows []storedEntry
-	if err := f.rows(tx, p.cfg.table, after, q.Oldest != c.backward, limit+1).Find(&rows).Error; err != nil {
+	rows, err := f.find(tx, after, q.Oldest != c.backward, limit+1)
+	if err != nil {
 		return Page{}, fmt.Errorf("auditlog: find entries: %w", err)
 	}
 	more := len(rows) > limit
@@ -161,13 +161,15 @@ func (p *Plugin) Find(ctx context.Context, db *gorm.DB, q Query) (Page, error) {
 	var page Page
 	if n := len(rows); n > 0 {
 		if more || c.backward {
-			page.Next = f.encodeCursor(cursor{at: rows[n-1].CreatedAt, id: rows[n-1].ID})
+			last := rows[n-1]
+			page.Next = f.encodeCursor(cursor{at: last.Stored.CreatedAt, id: last.Stored.ID, source: last.Source})
 		}
 		if more && c.backward || q.Cursor != "" && !c.backward {
-			page.Prev = f.encodeCursor(cursor{at: rows[0].CreatedAt, id: rows[0].ID, backward: true})
+			first := rows[0]
+			page.Prev = f.encodeCursor(cursor{at: first.Stored.CreatedAt, id: first.Stored.ID, source: first.Source, backward: true})
 		}
 	}
-	page.Entries, page.Corrupt = decodeEntries(rows)
+	page.Entries, page.Corrupt = decodeSourced(rows)
 	return page, nil
 }
 
@@ -212,9 +214,9 @@ type filters struct {
 	conds       []clause.Expression
 	fingerprint uint64
 	schema      *schema.Schema // the model, when the query names one
-	// branches, when set (Query.Children), are alternative conditions:
-	// an entry matches conds and one of them (see rows).
-	branches []clause.Expression
+	// sources are where the entries are read (see rows): one log table,
+	// or several read as one stream, each with its own condition.
+	sources []source
 }
 
 func (f *filters) apply(tx *gorm.DB) *gorm.DB {
@@ -247,8 +249,10 @@ func (p *Plugin) compile(tx *gorm.DB, q Query) (*filters, error) {
 	if err := checkChildren(q, table, pks); err != nil {
 		return nil, err
 	}
-	f.addConditions(p.capabilities(tx), q, table, pks, column)
+	caps := p.capabilities(tx)
+	f.addConditions(caps, q, table, pks, column)
 	f.schema = s
+	f.sources = p.sources(tx, caps, q, s, table, pks)
 
 	// The fingerprint covers everything that decides which rows come in
 	// which order, so that a cursor cannot be replayed on another query.
@@ -258,6 +262,9 @@ func (p *Plugin) compile(tx *gorm.DB, q Query) (*filters, error) {
 		q.Since.UTC().Format(time.RFC3339Nano), q.Until.UTC().Format(time.RFC3339Nano), column, q.Oldest}
 	if q.Children { // appended only when set: cursors of other queries stay valid
 		parts = append(parts, "children")
+	}
+	if tables := f.tables(); len(tables) > 1 || tables[0] != p.cfg.table {
+		parts = append(parts, tables)
 	}
 	_ = enc.Encode(parts)
 	f.fingerprint = h.Sum64()
@@ -334,8 +341,7 @@ func fieldColumn(tx *gorm.DB, s *schema.Schema, table, field string) (string, er
 // rounded to what the database compares (capabilities.timeBound).
 func (f *filters) addConditions(caps capabilities, q Query, table string, pks []string, column string) {
 	if q.Children {
-		f.branches = childBranches(caps, table, pks)
-		table, pks = "", nil // the branches select them
+		table, pks = "", nil // the sources select them
 	}
 	if table != "" {
 		f.conds = append(f.conds, caps.textIn("table_name", []string{table}))

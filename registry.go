@@ -23,6 +23,8 @@ type modelConfig struct {
 	retention              []retentionRule // this model's policies (Retention)
 	parent                 string          // Parent's belongs-to field, when hasParent
 	hasParent              bool
+	logTable               string // LogTable's table; "": the plugin's log table
+	hasLogTable            bool
 }
 
 // actionSet is the set of built-in actions recorded for a model.
@@ -112,6 +114,7 @@ type plan struct {
 	keyColumns    []int
 	fieldColumns  []int
 	parent        *parentRef        // Parent: where the parent's key is in a state; nil: none
+	logTable      string            // the log table its entries go to (LogTable, or the plugin's)
 	stringer      bool              // the model is a fmt.Stringer, used for ObjectRepr
 	links         map[string]string // Associations: the association's column in Changes → its field name
 	fieldIndex    map[string]int    // tracked field index by column name
@@ -145,6 +148,11 @@ func (p *Plugin) Register(model any, opts ...ModelOption) error {
 	}
 	if err := cfg.validate(s); err != nil {
 		return fmt.Errorf("auditlog: register %s: %w", s.Name, err)
+	}
+	if cfg.hasLogTable {
+		if err := validLogTable(s, cfg.logTable, p.cfg.seal != nil); err != nil {
+			return fmt.Errorf("auditlog: register %s: %w", s.Name, err)
+		}
 	}
 	fields := p.trackedFields(s, cfg, capabilities{})
 	if len(fields) == 0 {
@@ -407,9 +415,13 @@ func (p *Plugin) planOf(s *schema.Schema, caps capabilities) *plan {
 	cfg, registered := p.models[s.ModelType]
 	if (registered || p.trackedByDefault(s.ModelType)) && s.Table != p.cfg.table && len(s.PrimaryFields) > 0 {
 		pl = &plan{
-			schema:  s,
-			fields:  p.trackedFields(s, cfg, caps),
-			actions: cfg.recorded(),
+			schema:   s,
+			fields:   p.trackedFields(s, cfg, caps),
+			actions:  cfg.recorded(),
+			logTable: p.cfg.table,
+		}
+		if cfg != nil && cfg.logTable != "" {
+			pl.logTable = cfg.logTable
 		}
 		if cfg != nil {
 			pl.serialize = cfg.serialize
