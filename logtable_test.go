@@ -272,3 +272,59 @@ func TestLogTableReplay(t *testing.T) {
 		}
 	})
 }
+
+// TestLogTableNotSealed: Seal refuses to seal while a model logs outside
+// the plugin's table, rather than leave its entries silently unsealed.
+func TestLogTableNotSealed(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		p := logTableSetup(t, db, tickingClock())
+		if err := db.Create(&Widget{Name: "w"}).Error; err != nil {
+			t.Fatal(err)
+		}
+		_, err := p.Seal(context.Background(), db)
+		if !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), "[sprocket_log]") {
+			t.Errorf("Seal: %v, want ErrInvalidOption naming sprocket_log", err)
+		}
+		if db.Migrator().HasTable(DefaultTable + "_batches") {
+			var n int64
+			db.Table(DefaultTable + "_batches").Count(&n)
+			if n != 0 {
+				t.Errorf("Seal wrote %d headers", n)
+			}
+		}
+	})
+}
+
+// TestLogTableMaintain: retention policies apply in every log table.
+func TestLogTableMaintain(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		p := New(WithClock(func() time.Time { return testNow.Add(48 * time.Hour) }), Retention(AnyAction, 24*time.Hour))
+		if err := db.Use(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Register(&Sprocket{}, LogTable("sprocket_log")); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.AutoMigrate(db); err != nil {
+			t.Fatal(err)
+		}
+		old := []LogEntry{{Table: "sprockets", ObjectPK: "1", Action: ActionCreate, CreatedAt: testNow}}
+		young := []LogEntry{{Table: "sprockets", ObjectPK: "1", Action: ActionUpdate, CreatedAt: testNow.Add(47 * time.Hour)}}
+		for _, table := range []string{DefaultTable, "sprocket_log"} {
+			for _, e := range [][]LogEntry{old, young} {
+				if err := db.Transaction(func(tx *gorm.DB) error { return p.insertEntries(tx, table, e) }); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		runs, err := p.Maintain(context.Background(), db)
+		if err != nil || len(runs) != 1 || runs[0].Removed != 2 {
+			t.Fatalf("Maintain: %+v, %v; want one run removing 2", runs, err)
+		}
+		for _, table := range []string{DefaultTable, "sprocket_log"} {
+			if diff := cmp.Diff([]string{"sprockets:1:update#2"}, tableEntries(t, db, table)); diff != "" {
+				t.Errorf("%s after Maintain (-want +got):\n%s", table, diff)
+			}
+		}
+	})
+}

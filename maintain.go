@@ -42,6 +42,8 @@ var ErrSealedRetention = errors.New("auditlog: retention policies do not apply t
 // at, id) index, as Purge) and records the outcome. It returns the runs,
 // also on an error, which stops at the failed policy (that run is recorded
 // "failed: ..."). Without policies it does nothing (not even the table).
+// Each policy applies in every log table in use (Plugin.LogTables), one
+// after the other; the run records the entries removed from all of them.
 //
 // Cost: per policy one indexed range scan of its expired entries and one
 // DELETE per 1000 of them; no lock is held beyond a batch. Safe to run
