@@ -328,3 +328,42 @@ func TestLogTableMaintain(t *testing.T) {
 		}
 	})
 }
+
+// TestLogTableChildren: a parent's timeline reads its children's entries
+// from their own log table.
+func TestLogTableChildren(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		p := setupWith(t, db, []Option{WithClock(tickingClock())}, []any{&Bill{}})
+		if err := p.Register(&BillLine{}, Parent("Bill"), LogTable("bill_line_log")); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.AutoMigrate(db); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.AutoMigrate(&BillLine{}); err != nil {
+			t.Fatal(err)
+		}
+		one := int64(1)
+		for i, step := range []func() error{
+			func() error { return db.Create(&Bill{Ref: "A"}).Error },
+			func() error { return db.Create(&BillLine{BillID: &one, SKU: "pen"}).Error },
+			func() error { return db.Model(&Bill{ID: 1}).Update("ref", "B").Error },
+			func() error { return db.Model(&BillLine{ID: 1}).Update("sku", "ink").Error },
+		} {
+			if err := step(); err != nil {
+				t.Fatalf("step %d: %v", i+1, err)
+			}
+		}
+		want := []string{"bill_lines:1:update#2", "bills:1:update#2", "bill_lines:1:create#1", "bills:1:create#1"}
+		hist, err := p.History(context.Background(), db, &Bill{ID: 1}, WithChildren())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, ids(hist)); diff != "" {
+			t.Errorf("History WithChildren (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(want, findAllPages(t, p, db, Query{Objects: &Bill{ID: 1}, Children: true, Limit: 1})); diff != "" {
+			t.Errorf("Find Children by pages of 1 (-want +got):\n%s", diff)
+		}
+	})
+}
