@@ -76,6 +76,13 @@
 // the parent's entries and its children's in one (CreatedAt, ID) stream,
 // one query of two index range scans a page.
 //
+// # Per-model log tables
+//
+// A model registered with LogTable("sprocket_log") writes its entries to
+// that table (Plugin.AutoMigrate creates it); every reader given the model
+// reads it, and Find without a model merges every log table. Sealing
+// covers the plugin's log table only.
+//
 // # Masking
 //
 // Fields named by Mask (per model) or WithMask (every model) are stored with
