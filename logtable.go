@@ -28,7 +28,9 @@ import (
 // log table, named by its -table flag.
 //
 // Sealing covers the plugin's log table only: Register fails with
-// ErrInvalidOption for LogTable on a plugin with Sealing. Maintain applies
+// ErrInvalidOption for LogTable on a plugin with Sealing, Seal fails while
+// a model uses LogTable, and EraseObject refuses such a model (EraseEntries
+// erases by ID in the plugin's log table). Maintain applies
 // the retention policies to every log table in use; a relay reads one log
 // table (relay.Options.Table): run one per table.
 //

@@ -123,6 +123,12 @@ func (e *CorruptEntriesError) Error() string {
 // at, id), and by time (created at, id). Actions and Field filter the rows
 // those indexes find. A page costs one query of at most Limit+1 rows.
 //
+// Entries of a model registered with LogTable are read from its log table
+// when q names the model (Model, Objects, Table, Tables); a query that names
+// none reads every log table (Plugin.LogTables) in the same query, a UNION
+// ALL of one limited index scan per table, merged in (CreatedAt, ID, table)
+// order: at most Limit+1 rows per table.
+//
 // It returns an error wrapping ErrInvalidQuery, ErrInvalidCursor,
 // ErrInvalidModel, ErrNoObjectKey or ErrUnknownField for a bad query, or the
 // database's error. Rows with corrupt JSON are skipped and listed in
