@@ -59,7 +59,7 @@ func benchInsertEntries(b *testing.B, db *gorm.DB, p *Plugin, n int) {
 				Action: ActionUpdate, Changes: Changes{"qty": {Old: j, New: j + 1}, "name": {Old: "a", New: "b"}},
 				ActorID: "user-" + strconv.Itoa(j%10), CID: "req-" + strconv.Itoa(i), CreatedAt: time.Now().UTC()}
 		}
-		err := db.Transaction(func(tx *gorm.DB) error { return p.insertEntries(tx, entries) })
+		err := db.Transaction(func(tx *gorm.DB) error { return p.insertEntries(tx, p.cfg.table, entries) })
 		if err != nil {
 			b.Fatal(err)
 		}

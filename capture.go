@@ -43,8 +43,11 @@ type op struct {
 	// recorded once the op's entries are written.
 	links    map[string]Changes
 	linkKeys []string
-	recorded bool
-	ctx      context.Context // the statement's context before expose
+	// linkParents: the parents of the owners in links (Parent), for the
+	// entries of owners the statement wrote no row of.
+	linkParents map[string][2]string
+	recorded    bool
+	ctx         context.Context // the statement's context before expose
 }
 
 // trackedPlan returns the plan of a write that is tracked: the model is
@@ -255,6 +258,10 @@ func (r *recorder) addLinkEntries() {
 	for _, key := range r.o.linkKeys {
 		if l := r.o.takeLinks(key); l != nil {
 			r.b.add(ActionUpdate, key, reflect.Value{}, l, nil, nil)
+			if parent, ok := r.o.linkParents[key]; ok {
+				e := &r.b.entries[len(r.b.entries)-1]
+				e.ParentTable, e.ParentPK = parent[0], parent[1]
+			}
 		}
 	}
 }

@@ -67,6 +67,22 @@
 // replays the set of linked keys; Undo and Revert re-add what an entry
 // removed and remove what it added.
 //
+// # A parent's timeline
+//
+// A model registered with Parent("Order") (a belongs-to field) gives each
+// entry its parent's table and key (LogEntry.ParentTable, ParentPK), from
+// the foreign key the row holds after the change (before it, for a
+// delete). Find with Query.Children and History with WithChildren return
+// the parent's entries and its children's in one (CreatedAt, ID) stream,
+// one query of two index range scans a page.
+//
+// # Per-model log tables
+//
+// A model registered with LogTable("sprocket_log") writes its entries to
+// that table (Plugin.AutoMigrate creates it); every reader given the model
+// reads it, and Find without a model merges every log table. Sealing
+// covers the plugin's log table only.
+//
 // # Masking
 //
 // Fields named by Mask (per model) or WithMask (every model) are stored with

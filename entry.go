@@ -35,14 +35,16 @@ const (
 // Plugin.AutoMigrate when WithTable names another table). Its indexes serve
 // the queries of Plugin.Find in (created at, id) order: per object (table,
 // object pk, created at, id), per model (table, created at, id), per actor,
-// per correlation id, and by time (created at, id) for exports and Purge.
+// per correlation id, by time (created at, id) for exports and Purge, and
+// per parent (parent table, parent pk, created at, id) for children.
 //
 // Its JSON form (json.Marshal(entry), see MarshalJSON) is the one used by
 // the auditlog command's export and history -format json: snake_case keys
 // id, table, object_pk, object_repr, action, changes, actor_id, remote_addr,
-// cid, data, snapshot, created_at, always all present.
+// cid, data, snapshot, created_at, always all present, followed by
+// parent_table and parent_pk when the entry has a parent (Parent).
 type LogEntry struct {
-	ID int64 `gorm:"column:id;primaryKey;autoIncrement;index:,composite:object,priority:4;index:,composite:model,priority:3;index:,composite:actor,priority:3;index:,composite:cid,priority:3;index:,composite:created,priority:2;index:,composite:seal,priority:2" json:"id"`
+	ID int64 `gorm:"column:id;primaryKey;autoIncrement;index:,composite:object,priority:4;index:,composite:model,priority:3;index:,composite:actor,priority:3;index:,composite:cid,priority:3;index:,composite:created,priority:2;index:,composite:seal,priority:2;index:,composite:parent,priority:4" json:"id"`
 	// Table is the table of the tracked model.
 	Table string `gorm:"column:table_name;size:191;not null;index:,composite:object,priority:1;index:,composite:model,priority:1" json:"table"`
 	// ObjectPK is the primary key as text. A single key is its plain text form
@@ -65,7 +67,16 @@ type LogEntry struct {
 	// hard delete) when the model is registered with Serialize.
 	Snapshot JSONMap `gorm:"column:snapshot" json:"snapshot"`
 	// CreatedAt is when the change was made (the plugin's clock, in UTC).
-	CreatedAt time.Time `gorm:"column:created_at;not null;index:,composite:object,priority:3;index:,composite:model,priority:2;index:,composite:actor,priority:2;index:,composite:cid,priority:2;index:,composite:created,priority:1" json:"created_at"`
+	CreatedAt time.Time `gorm:"column:created_at;not null;index:,composite:object,priority:3;index:,composite:model,priority:2;index:,composite:actor,priority:2;index:,composite:cid,priority:2;index:,composite:created,priority:1;index:,composite:parent,priority:3" json:"created_at"`
+	// ParentTable and ParentPK name the parent object of an entry of a model
+	// registered with Parent: the table of the belongs-to field's model and
+	// its key in ObjectPK form, taken from the foreign key the row holds
+	// (after the change; before it, for a delete). Both are empty for other
+	// entries, and left out of the JSON form then. Find with Query.Children
+	// and History with WithChildren read them through the index (parent
+	// table, parent pk, created at, id).
+	ParentTable string `gorm:"column:parent_table;size:191;index:,composite:parent,priority:1" json:"parent_table,omitempty"`
+	ParentPK    string `gorm:"column:parent_pk;size:191;index:,composite:parent,priority:2" json:"parent_pk,omitempty"`
 
 	// The columns below are written by Plugin.Seal and Plugin.Erase only,
 	// never by the write path, and are left out of the JSON form.
@@ -90,11 +101,11 @@ var sealColumns = []string{"seal_seq", "leaf_hash", "erased_by"}
 // values in the same order. TestLogSchemaHasOneSource checks both, and the
 // columns storedEntry reads, against LogEntry's schema.
 var entryColumns = []string{"table_name", "object_pk", "object_repr", "action", "changes",
-	"actor_id", "remote_addr", "cid", "data", "snapshot", "created_at"}
+	"actor_id", "remote_addr", "cid", "data", "snapshot", "created_at", "parent_table", "parent_pk"}
 
 func (e *LogEntry) columnValues() []any {
 	return []any{e.Table, e.ObjectPK, e.ObjectRepr, string(e.Action), e.Changes,
-		e.ActorID, e.RemoteAddr, e.CID, e.Data, e.Snapshot, e.CreatedAt}
+		e.ActorID, e.RemoteAddr, e.CID, e.Data, e.Snapshot, e.CreatedAt, e.ParentTable, e.ParentPK}
 }
 
 // TableName is the default log table, DefaultTable.

@@ -42,6 +42,8 @@ func TestLogEntryJSON(t *testing.T) {
 	}{
 		{name: "odd_values", entry: oddEntry(time.Date(2026, 1, 2, 4, 4, 5, 123456789, berlin))},
 		{name: "empty", entry: LogEntry{Action: ActionCreate}},
+		{name: "parent", entry: LogEntry{ID: 7, Table: "lines", ObjectPK: "3", Action: ActionUpdate,
+			Changes: Changes{"order_id": {num("1"), num("2")}}, CreatedAt: testNow, ParentTable: "orders", ParentPK: "2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -30,7 +30,8 @@ func TestLogTableSchema(t *testing.T) {
 			"idx_audit_log_entries_actor":   {"actor_id", "created_at", "id"},
 			"idx_audit_log_entries_cid":     {"cid", "created_at", "id"},
 			"idx_audit_log_entries_created": {"created_at", "id"},
-			"idx_audit_log_entries_seal":    {"id", "seal_seq"}, // the sealer's: unsealed entries, seal ranges
+			"idx_audit_log_entries_seal":    {"id", "seal_seq"},                                // the sealer's: unsealed entries, seal ranges
+			"idx_audit_log_entries_parent":  {"created_at", "id", "parent_pk", "parent_table"}, // Query.Children
 		}
 		if diff := cmp.Diff(wantIdx, gotIdx); diff != "" {
 			t.Errorf("indexes (-want +got):\n%s", diff)

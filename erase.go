@@ -49,6 +49,10 @@ func (p *Plugin) EraseObject(ctx context.Context, db *gorm.DB, obj any, reason s
 	if err != nil {
 		return 0, fmt.Errorf("auditlog: erase: %w", err)
 	}
+	if t := f.table(); t != p.cfg.table {
+		return 0, fmt.Errorf("auditlog: erase: %w: %s's entries are in log table %q; erasure covers %q only",
+			ErrInvalidQuery, f.schema.Name, t, p.cfg.table)
+	}
 	var ids []int64
 	caps := p.capabilities(tx)
 	q := f.apply(tx.Table(p.cfg.table)).Where(clause.Not(caps.textIn("action", []string{string(ActionErase)}))).

@@ -16,7 +16,7 @@ import (
 //
 // Rows whose stored JSON is corrupt are skipped: History then returns the
 // other entries together with a *CorruptEntriesError listing the skipped IDs.
-func (p *Plugin) History(ctx context.Context, db *gorm.DB, obj any) ([]LogEntry, error) {
+func (p *Plugin) History(ctx context.Context, db *gorm.DB, obj any, opts ...HistoryOption) ([]LogEntry, error) {
 	tx := db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	stmt := &gorm.Statement{DB: tx}
 	if err := stmt.Parse(obj); err != nil {
@@ -25,17 +25,43 @@ func (p *Plugin) History(ctx context.Context, db *gorm.DB, obj any) ([]LogEntry,
 	if rv := reflect.Indirect(reflect.ValueOf(obj)); rv.Kind() != reflect.Struct {
 		return nil, fmt.Errorf("auditlog: history of %T: %w", obj, ErrInvalidModel)
 	}
-	f, err := p.compile(tx, Query{Objects: obj})
+	var hc historyConfig
+	for _, o := range opts {
+		if o != nil {
+			o.applyHistory(&hc)
+		}
+	}
+	f, err := p.compile(tx, Query{Objects: obj, Children: hc.children})
 	if err != nil {
 		return nil, fmt.Errorf("auditlog: history: %w", err)
 	}
-	var rows []storedEntry
-	if err := f.apply(tx.Table(p.cfg.table)).Order(entryOrder(false)).Find(&rows).Error; err != nil {
+	rows, err := f.find(tx, nil, false, 0)
+	if err != nil {
 		return nil, fmt.Errorf("auditlog: history of %s: %w", stmt.Schema.Name, err)
 	}
-	entries, corrupt := decodeEntries(rows)
+	entries, corrupt := decodeSourced(rows)
 	if len(corrupt) > 0 {
 		return entries, &CorruptEntriesError{IDs: corrupt}
 	}
 	return entries, nil
+}
+
+// HistoryOption configures one History call. A nil option is ignored.
+type HistoryOption interface {
+	applyHistory(*historyConfig)
+}
+
+type historyConfig struct {
+	children bool
+}
+
+type historyOptionFunc func(*historyConfig)
+
+func (f historyOptionFunc) applyHistory(c *historyConfig) { f(c) }
+
+// WithChildren makes History also return the entries of the object's
+// children: entries of models registered with Parent whose parent is the
+// object, merged with its own (Query.Children for History).
+func WithChildren() HistoryOption {
+	return historyOptionFunc(func(c *historyConfig) { c.children = true })
 }

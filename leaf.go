@@ -8,11 +8,18 @@ import (
 	"unicode/utf8"
 )
 
-// The leaf encoding of a sealed entry, version 1, specified byte for byte in
-// docs/LEAF-ENCODING.md and pinned by testdata/TestLeafVectors.
+// The leaf encoding of a sealed entry, specified byte for byte in
+// docs/LEAF-ENCODING.md and pinned by testdata/TestLeafVectors: version 1
+// for an entry without a parent, version 2 (version 1's fields followed by
+// the parent table and key) for an entry with one (Parent), so that every
+// entry sealed before the parent columns existed keeps its leaf hash.
 
-// leafVersion is the first byte of every leaf encoding.
-const leafVersion = 1
+// leafVersion is the first byte of the leaf encoding of an entry without a
+// parent; leafVersionParent of one with a parent table or key.
+const (
+	leafVersion       = 1
+	leafVersionParent = 2
+)
 
 // leafRow is an entry as stored: its text columns as read and its JSON
 // columns as the database returns their text. The leaf hash is computed from
@@ -30,9 +37,13 @@ type leafRow struct {
 	Data       []byte    `gorm:"column:data"`
 	Snapshot   []byte    `gorm:"column:snapshot"`
 	CreatedAt  time.Time `gorm:"column:created_at"`
-	SealSeq    *int64    `gorm:"column:seal_seq"`
-	LeafHash   []byte    `gorm:"column:leaf_hash"`
-	ErasedBy   *int64    `gorm:"column:erased_by"`
+	// ParentTable and ParentPK: NULL (in rows written before the columns
+	// existed) reads as empty.
+	ParentTable string `gorm:"column:parent_table"`
+	ParentPK    string `gorm:"column:parent_pk"`
+	SealSeq     *int64 `gorm:"column:seal_seq"`
+	LeafHash    []byte `gorm:"column:leaf_hash"`
+	ErasedBy    *int64 `gorm:"column:erased_by"`
 	// computed is the leaf hash recomputed from the fields, when already
 	// done (by Verify's reader, beside the checking); not a column.
 	computed []byte `gorm:"-"`
@@ -40,14 +51,22 @@ type leafRow struct {
 
 // leafColumns are the columns leafRow reads, in its field order.
 var leafColumns = []string{"id", "table_name", "object_pk", "object_repr", "action", "changes",
-	"actor_id", "remote_addr", "cid", "data", "snapshot", "created_at", "seal_seq", "leaf_hash", "erased_by"}
+	"actor_id", "remote_addr", "cid", "data", "snapshot", "created_at", "parent_table", "parent_pk", "seal_seq", "leaf_hash", "erased_by"}
 
-// appendLeafInput appends the version 1 leaf encoding of r to b: the
-// version byte, the ID, the text and JSON columns each as a 4-byte length
-// and its bytes (JSON columns in canonical form), and the creation time as
-// seconds and nanoseconds since the Unix epoch in UTC.
+// appendLeafInput appends the leaf encoding of r to b: the version byte,
+// the ID, the text and JSON columns each as a 4-byte length and its bytes
+// (JSON columns in canonical form), and the creation time as seconds and
+// nanoseconds since the Unix epoch in UTC; then, in version 2 only (an
+// entry whose parent table or key is not empty), the parent table and key
+// as lengths and bytes. Emptying an entry's parent columns changes its
+// encoding's version, and so its hash.
 func appendLeafInput(b []byte, r *leafRow) []byte {
-	b = append(b, leafVersion)
+	parent := r.ParentTable != "" || r.ParentPK != ""
+	if parent {
+		b = append(b, leafVersionParent)
+	} else {
+		b = append(b, leafVersion)
+	}
 	b = binary.BigEndian.AppendUint64(b, uint64(r.ID))
 	for _, s := range [...]string{r.Table, r.ObjectPK, r.ObjectRepr, r.Action} {
 		b = appendLeafString(b, s)
@@ -60,7 +79,12 @@ func appendLeafInput(b []byte, r *leafRow) []byte {
 	b = appendLeafJSON(b, r.Snapshot)
 	t := r.CreatedAt.UTC()
 	b = binary.BigEndian.AppendUint64(b, uint64(t.Unix()))
-	return binary.BigEndian.AppendUint32(b, uint32(t.Nanosecond()))
+	b = binary.BigEndian.AppendUint32(b, uint32(t.Nanosecond()))
+	if parent {
+		b = appendLeafString(b, r.ParentTable)
+		b = appendLeafString(b, r.ParentPK)
+	}
+	return b
 }
 
 // leafHash is the RFC 6962 leaf hash of r: SHA-256 of the byte 0x00 and the

@@ -31,8 +31,11 @@ type leafVector struct {
 	Data       *string `json:"data"`
 	Snapshot   *string `json:"snapshot"`
 	CreatedAt  string  `json:"created_at"`
-	LeafInput  string  `json:"leaf_input_hex"`
-	LeafHash   string  `json:"leaf_hash_hex"`
+	// ParentTable and ParentPK, when either is set, make a version 2 leaf.
+	ParentTable string `json:"parent_table,omitempty"`
+	ParentPK    string `json:"parent_pk,omitempty"`
+	LeafInput   string `json:"leaf_input_hex"`
+	LeafHash    string `json:"leaf_hash_hex"`
 }
 
 func strp(s string) *string { return &s }
@@ -51,7 +54,8 @@ func (lv *leafVector) row(t *testing.T) leafRow {
 	}
 	return leafRow{ID: lv.ID, Table: lv.Table, ObjectPK: lv.ObjectPK, ObjectRepr: lv.ObjectRepr, Action: lv.Action,
 		Changes: bytesOf(lv.Changes), ActorID: lv.ActorID, RemoteAddr: lv.RemoteAddr, CID: lv.CID,
-		Data: bytesOf(lv.Data), Snapshot: bytesOf(lv.Snapshot), CreatedAt: at}
+		Data: bytesOf(lv.Data), Snapshot: bytesOf(lv.Snapshot), CreatedAt: at,
+		ParentTable: lv.ParentTable, ParentPK: lv.ParentPK}
 }
 
 func leafVectorInputs() []leafVector {
@@ -68,6 +72,12 @@ func leafVectorInputs() []leafVector {
 			Changes: strp(` {"a": [1, 2]`), Data: strp(`NaN`), CreatedAt: "2026-01-02T03:04:05Z"},
 		{Name: "before the epoch", ID: -5, Table: "x", ObjectPK: "", Action: "delete",
 			Changes: strp(`{"a":[1,null]}`), CreatedAt: "1969-12-31T23:59:59.5Z"},
+		{Name: "child with a parent (version 2)", ID: 12, Table: "lines", ObjectPK: "7", ObjectRepr: "Line(7)", Action: "update",
+			Changes: strp(`{"order_id": [1, 2]}`), ActorID: "user-42", CreatedAt: "2026-01-02T03:04:05.5Z",
+			ParentTable: "orders", ParentPK: "2"},
+		{Name: "composite parent key (version 2)", ID: 13, Table: "parcels", ObjectPK: "1", Action: "delete",
+			Changes: strp(`{"weight":[3,null]}`), CreatedAt: "2026-01-02T03:04:05Z",
+			ParentTable: "shipments", ParentPK: `["eu","7"]`},
 	}
 }
 

@@ -39,15 +39,16 @@ func (p *Plugin) readLeafRows(tx *gorm.DB, limit int, cond string, args ...any) 
 
 // scan reads one row of leafColumns.
 func (r *leafRow) scan(rows *sql.Rows) error {
-	var repr, actor, addr, cid sql.NullString
+	var repr, actor, addr, cid, parentTable, parentPK sql.NullString
 	var seq, erased sql.NullInt64
 	var at time.Time
 	err := rows.Scan(&r.ID, &r.Table, &r.ObjectPK, &repr, &r.Action, &r.Changes, &actor, &addr, &cid,
-		&r.Data, &r.Snapshot, &at, &seq, &r.LeafHash, &erased)
+		&r.Data, &r.Snapshot, &at, &parentTable, &parentPK, &seq, &r.LeafHash, &erased)
 	if err != nil {
 		return err
 	}
 	r.ObjectRepr, r.ActorID, r.RemoteAddr, r.CID = repr.String, actor.String, addr.String, cid.String
+	r.ParentTable, r.ParentPK = parentTable.String, parentPK.String
 	r.CreatedAt = at
 	if seq.Valid {
 		r.SealSeq = &seq.Int64

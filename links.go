@@ -116,7 +116,7 @@ func newLinkRead(stmt *gorm.Statement, trackers []*linkTracker, max int) *linkRe
 		return len(r.columns) - 1
 	}
 	for _, tr := range trackers {
-		r.tallies = append(r.tallies, &linkTally{deltas: map[string]*linkDelta{}})
+		r.tallies = append(r.tallies, &linkTally{deltas: map[string]*linkDelta{}, keys: map[string][]any{}})
 		owner := tr.plan.schema.PrimaryFields
 		tr.own = make([]int, len(owner))
 		for _, ref := range tr.rel.References {

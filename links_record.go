@@ -84,6 +84,7 @@ func (p *Plugin) linksAfter(db *gorm.DB) {
 type linkTally struct {
 	deltas map[string]*linkDelta
 	owners []string
+	keys   map[string][]any // each owner's key values, as the join rows hold them
 }
 
 // tally notes a join row added or removed for every tracker.
@@ -104,6 +105,7 @@ func (r *linkRead) tally(row []any, added bool) error {
 			d = &linkDelta{}
 			t.deltas[owner] = d
 			t.owners = append(t.owners, owner)
+			t.keys[owner] = pick(row, tr.own)
 		}
 		d.note(linkKey{values, text}, added, r.max)
 	}
@@ -133,15 +135,28 @@ func (p *Plugin) recordLinks(db *gorm.DB, tr *linkTracker, t *linkTally) {
 	if len(owners) == 0 {
 		return
 	}
+	parents, err := p.linkParents(db, tr.plan, t)
+	if err != nil {
+		db.AddError(err)
+		return
+	}
 	if o := pendingOwnerOp(db, tr.plan); o != nil {
 		for _, owner := range owners {
 			o.addLinks(owner, deltas[owner].changes(tr.column))
 		}
+		if len(parents) > 0 && o.linkParents == nil {
+			o.linkParents = make(map[string][2]string, len(parents))
+		}
+		maps.Copy(o.linkParents, parents) // several associations: several statements
 		return
 	}
 	b := p.newBatch(db.Statement.Context, tr.plan)
 	for _, owner := range owners {
 		b.add(ActionUpdate, owner, reflect.Value{}, deltas[owner].changes(tr.column), nil, nil)
+		if parent, ok := parents[owner]; ok {
+			e := &b.entries[len(b.entries)-1]
+			e.ParentTable, e.ParentPK = parent[0], parent[1]
+		}
 	}
 	p.write(db, b)
 }

@@ -61,7 +61,7 @@ func (p *Plugin) logObjects(ctx context.Context, db *gorm.DB, obj any, action Ac
 	}
 	pl := p.planOf(s, p.capabilities(tx))
 	if pl == nil {
-		pl = &plan{schema: s} // not tracked: no fields to mask
+		pl = &plan{schema: s, logTable: p.cfg.table} // not tracked: no fields to mask
 	}
 	b := p.newBatch(ctx, pl)
 	if len(data) > 0 {
@@ -87,7 +87,7 @@ func (p *Plugin) logObjects(ctx context.Context, db *gorm.DB, obj any, action Ac
 	if err := p.prepare(ctx, b); err != nil {
 		return err
 	}
-	return p.insert(tx, b.entries)
+	return p.insert(tx, pl.logTable, b.entries)
 }
 
 // addObject adds the entry of action for one in-memory row, without changes.
@@ -101,7 +101,7 @@ func (p *Plugin) addObject(ctx context.Context, b *entryBatch, action Action, ro
 		return err
 	}
 	var state rowState
-	if pl.masks {
+	if pl.masks || pl.parent != nil { // the parent key is read from the state
 		if state, err = pl.readState(ctx, row); err != nil {
 			return err
 		}

@@ -45,15 +45,16 @@ var ErrSealedRetention = errors.New("auditlog: retention policies do not apply t
 // at, id) index, as Purge) and records the outcome. It returns the runs,
 // also on an error, which stops at the failed policy (that run is recorded
 // "failed: ..."). Without policies it removes nothing (and makes no run
-// table).
+// table). Each policy applies in every log table in use (Plugin.LogTables),
+// one after the other; the run records the entries removed from all of them.
 //
 // With WithMonthlyPartitions it first makes the partitions of the current
-// and the next months (see there), then drops each past month whose entries
-// have all expired, each under its governing policy: one transaction a
-// month that counts them per policy, drops the partition and records a run
-// per policy with entries there (Partition set; an empty month gets one run
-// with Policy "empty"). Only then come the batched deletes, for months that
-// also hold entries to keep.
+// and the next months of every log table (see there), then drops each past
+// month whose entries have all expired, each under its governing policy:
+// one transaction a month that counts them per policy, drops the partition
+// and records a run per policy with entries there (Partition set; an empty
+// month gets one run with Policy "empty"). Only then come the batched
+// deletes, for months that also hold entries to keep.
 //
 // Cost: per policy one indexed range scan of its expired entries and one
 // DELETE per 1000 of them; no lock is held beyond a batch. A partition drop
@@ -65,11 +66,13 @@ var ErrSealedRetention = errors.New("auditlog: retention policies do not apply t
 func (p *Plugin) Maintain(ctx context.Context, db *gorm.DB) ([]RetentionRun, error) {
 	tx := db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	if p.cfg.partitionsAhead > 0 {
-		if err := p.checkPartitioning(tx, p.cfg.table); err != nil {
-			return nil, err
-		}
-		if err := p.ensurePartitions(ctx, tx, p.cfg.table); err != nil {
-			return nil, err
+		for _, table := range p.LogTables() {
+			if err := p.checkPartitioning(tx, table); err != nil {
+				return nil, err
+			}
+			if err := p.ensurePartitions(ctx, tx, table); err != nil {
+				return nil, err
+			}
 		}
 	}
 	policies, err := p.RetentionPolicies(db)
@@ -84,9 +87,12 @@ func (p *Plugin) Maintain(ctx context.Context, db *gorm.DB) ([]RetentionRun, err
 	}
 	now := p.cfg.now().UTC()
 	var runs []RetentionRun
-	if p.cfg.partitionsAhead > 0 {
-		runs, err = p.dropExpiredPartitions(tx, p.cfg.table, policies, now)
-		if err != nil {
+	for _, table := range p.LogTables() {
+		if p.cfg.partitionsAhead == 0 {
+			break
+		}
+		dropped, err := p.dropExpiredPartitions(tx, table, policies, now)
+		if runs = append(runs, dropped...); err != nil {
 			return runs, err
 		}
 	}
@@ -107,7 +113,15 @@ func (p *Plugin) applyRetention(ctx context.Context, tx *gorm.DB, policy Retenti
 		return run, fmt.Errorf("auditlog: retention run: %w", err)
 	}
 	conds := p.retentionConditions(tx, policy, all, now)
-	removed, err := p.purgeBatches(ctx, tx, conds, 1000, nil)
+	var removed int64
+	var err error
+	for _, table := range p.LogTables() {
+		var n int64
+		n, err = p.purgeBatches(ctx, tx, table, conds, 1000, nil)
+		if removed += n; err != nil {
+			break
+		}
+	}
 	finished := p.cfg.now().UTC()
 	run.Removed, run.FinishedAt, run.Status = removed, &finished, "ok"
 	if err != nil {

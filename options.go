@@ -114,7 +114,7 @@ func RequireActor() Option {
 }
 
 // WithBatchSize sets how many entries go in one multi-row INSERT (default
-// 1000, at most 2500). An entry takes 12 parameters, so the largest batch
+// 1000, at most 2500). An entry takes 13 parameters, so the largest batch
 // stays below SQLite's limit of 32766 (PostgreSQL and MySQL allow 65535).
 // Zero or less means the default.
 func WithBatchSize(n int) Option {
@@ -273,6 +273,6 @@ func RecordAccess() ModelOption {
 	return modelOptionFunc(func(m *modelConfig) { m.access = true })
 }
 
-// maxEntryBatch keeps an entry INSERT (12 parameters a row) below SQLite's
+// maxEntryBatch keeps an entry INSERT (13 parameters a row: 32500) below SQLite's
 // 32766 parameters.
 const maxEntryBatch = 2500

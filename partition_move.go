@@ -19,6 +19,9 @@ import (
 // the next starts within a day); the months from then on get partitions of
 // their own, and Maintain drops the legacy partition when all its entries
 // have expired. A table that is already partitioned is left as it is.
+// Every log table in use (Plugin.LogTables: LogTable's too) is moved; a
+// missing one is ErrNoLogTable (after the others are moved), which
+// AutoMigrate then creates partitioned.
 //
 // The steps, each safe to re-run after a failure (running the whole call
 // again resumes):
@@ -44,32 +47,44 @@ func (p *Plugin) PartitionLogTable(ctx context.Context, db *gorm.DB) error {
 		return fmt.Errorf("%w: PartitionLogTable needs WithMonthlyPartitions", ErrInvalidOption)
 	}
 	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
-	table := p.cfg.table
-	if err := p.checkPartitioning(db, table); err != nil {
-		return err
+	var missing []string
+	for _, table := range p.LogTables() {
+		if err := p.checkPartitioning(db, table); err != nil {
+			return err
+		}
+		kind, err := relationKind(db, table)
+		switch {
+		case err != nil:
+			return err
+		case kind == "":
+			missing = append(missing, table)
+		case kind != "p":
+			if err := p.partitionPlainTable(db, table); err != nil {
+				return fmt.Errorf("auditlog: partition the log table %s: %w", table, err)
+			}
+		}
 	}
-	kind, err := relationKind(db, table)
-	switch {
-	case err != nil:
-		return err
-	case kind == "p":
-		return nil
-	case kind == "":
-		return fmt.Errorf("%w: %s", ErrNoLogTable, table)
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: %s", ErrNoLogTable, strings.Join(missing, ", "))
 	}
+	return nil
+}
+
+// partitionPlainTable runs PartitionLogTable's three steps on one table.
+func (p *Plugin) partitionPlainTable(db *gorm.DB, table string) error {
 	now := p.cfg.now().UTC()
 	until := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, 1, 0)
 	if until.Sub(now) < 24*time.Hour {
 		until = until.AddDate(0, 1, 0)
 	}
 	if err := p.boundLegacy(db, table, until); err != nil {
-		return fmt.Errorf("auditlog: partition the log table: bound the old entries: %w", err)
+		return fmt.Errorf("bound the old entries: %w", err)
 	}
 	if err := p.rekeyLegacy(db, table); err != nil {
-		return fmt.Errorf("auditlog: partition the log table: primary key (id, created_at): %w", err)
+		return fmt.Errorf("primary key (id, created_at): %w", err)
 	}
 	if err := db.Transaction(func(tx *gorm.DB) error { return p.switchToPartitioned(tx, table, until) }); err != nil {
-		return fmt.Errorf("auditlog: partition the log table: switch: %w", err)
+		return fmt.Errorf("switch: %w", err)
 	}
 	return nil
 }

@@ -100,8 +100,7 @@ func TestMonthlyPartitionsMigrate(t *testing.T) {
 			}
 			var indexes []string
 			db.Raw("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'audit_log_entries' AND indexname LIKE 'idx_%' ORDER BY 1").Scan(&indexes)
-			wantIdx := []string{"idx_audit_log_entries_actor", "idx_audit_log_entries_cid", "idx_audit_log_entries_created",
-				"idx_audit_log_entries_model", "idx_audit_log_entries_object", "idx_audit_log_entries_seal"}
+			wantIdx := plainLogIndexes(t, db)
 			if !slices.Equal(indexes, wantIdx) {
 				t.Fatalf("indexes %v, want %v", indexes, wantIdx)
 			}
@@ -257,4 +256,69 @@ func TestMaintainDropsExpiredMonths(t *testing.T) {
 	if recorded != 2 {
 		t.Fatalf("%d runs recorded for the dropped partition, want 2", recorded)
 	}
+}
+
+// Sprocket2 logs into a table of its own.
+type Sprocket2 struct {
+	ID   int64 `gorm:"primaryKey"`
+	Name string
+}
+
+// TestMonthlyPartitionsLogTable: every log table in use is partitioned,
+// kept ahead by Maintain and read by History.
+func TestMonthlyPartitionsLogTable(t *testing.T) {
+	clock := &partitionClock{day(2026, 11, 15)}
+	db := openTestDB(t, "postgres", nil)
+	p := New(WithClock(clock.Now), WithMonthlyPartitions(1))
+	if err := db.Use(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Register(&Sprocket2{}, LogTable("sprocket_log")); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AutoMigrate(db); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AutoMigrate(&Sprocket2{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{DefaultTable, "sprocket_log"} {
+		if kind, _ := relationKind(db, table); kind != "p" {
+			t.Fatalf("%s: kind %q, want partitioned", table, kind)
+		}
+	}
+	clock.now = day(2027, 1, 20)
+	if _, err := p.Maintain(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"sprocket_log_p202611", "sprocket_log_p202612", "sprocket_log_p202701", "sprocket_log_p202702", "sprocket_log_pdefault"}
+	if got := partitionNames(t, db, "sprocket_log"); !slices.Equal(got, want) {
+		t.Fatalf("partitions %v, want %v", got, want)
+	}
+	db.Create(&Sprocket2{Name: "cog"})
+	var part string
+	db.Raw("SELECT tableoid::regclass::text FROM sprocket_log").Scan(&part)
+	if part != "sprocket_log_p202701" {
+		t.Fatalf("entry in %q, want sprocket_log_p202701", part)
+	}
+	entries, err := p.History(context.Background(), db, &Sprocket2{ID: 1})
+	if err != nil || len(entries) != 1 || entries[0].Changes["name"].New != "cog" {
+		t.Fatalf("History: %v %+v", err, entries)
+	}
+}
+
+// plainLogIndexes creates a plain log table "plain_log" and returns its
+// LogEntry indexes' names as they would be for audit_log_entries.
+func plainLogIndexes(t *testing.T, db *gorm.DB) []string {
+	t.Helper()
+	if err := db.Table("plain_log").AutoMigrate(&LogEntry{}); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	db.Raw(`SELECT replace(indexname, 'plain_log', 'audit_log_entries') FROM pg_indexes
+		WHERE schemaname = current_schema() AND tablename = 'plain_log' AND indexname LIKE 'idx_%' ORDER BY 1`).Scan(&names)
+	if len(names) < 6 {
+		t.Fatalf("plain log indexes %v", names)
+	}
+	return names
 }

@@ -147,23 +147,27 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 // and its indexes, and the seal chain's header table (the log table's name
 // with "_batches" appended, see BatchHeader). For the log table alone, with
 // the default name, db.AutoMigrate(&auditlog.LogEntry{}) is the same; Seal
-// creates the header table when it is missing.
+// creates the header table when it is missing. It also creates the log
+// table of every registered model with LogTable (register them first): the
+// tables of Plugin.LogTables, each with LogEntry's indexes.
 //
-// With WithMonthlyPartitions it creates the log table partitioned by month
+// With WithMonthlyPartitions it creates each log table partitioned by month
 // (PostgreSQL), or checks that the existing one is (ErrNotPartitioned
 // otherwise), and makes the partitions of the current and the next months.
 func (p *Plugin) AutoMigrate(db *gorm.DB) error {
-	if p.cfg.partitionsAhead > 0 {
-		if err := p.createPartitionedLog(db, p.cfg.table); err != nil {
+	for _, table := range p.LogTables() {
+		if p.cfg.partitionsAhead > 0 {
+			if err := p.createPartitionedLog(db, table); err != nil {
+				return err
+			}
+		}
+		if err := db.Table(table).AutoMigrate(&LogEntry{}); err != nil {
 			return err
 		}
-	}
-	if err := db.Table(p.cfg.table).AutoMigrate(&LogEntry{}); err != nil {
-		return err
-	}
-	if p.cfg.partitionsAhead > 0 {
-		if err := p.ensurePartitions(db.Statement.Context, db, p.cfg.table); err != nil {
-			return err
+		if p.cfg.partitionsAhead > 0 {
+			if err := p.ensurePartitions(db.Statement.Context, db, table); err != nil {
+				return err
+			}
 		}
 	}
 	return db.Table(p.headerTable()).AutoMigrate(&BatchHeader{})

@@ -71,12 +71,50 @@ func (p *Plugin) Purge(ctx context.Context, db *gorm.DB, before time.Time, opts 
 	if err != nil {
 		return 0, err
 	}
-	return p.purgeBatches(ctx, tx, conds, batch, opts.Progress)
+	var total int64
+	for _, table := range p.purgeTables(tx, opts) {
+		var progress func(int64)
+		if opts.Progress != nil {
+			base := total
+			progress = func(n int64) { opts.Progress(base + n) }
+		}
+		n, err := p.purgeBatches(ctx, tx, table, conds, batch, progress)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
-// purgeBatches deletes the entries matching conds, oldest first, batch at a
-// time, each batch selected by ID and deleted in its own statement.
-func (p *Plugin) purgeBatches(ctx context.Context, tx *gorm.DB, conds []clause.Expression, batch int, progress func(int64)) (int64, error) {
+// purgeTables are the log tables Purge reads: those of opts' Models and
+// Tables (LogTable), or every log table in use when it names none.
+func (p *Plugin) purgeTables(tx *gorm.DB, opts PurgeOptions) []string {
+	if len(opts.Models) == 0 && len(opts.Tables) == 0 {
+		return p.LogTables()
+	}
+	var out []string
+	add := func(t string) {
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	for _, m := range opts.Models {
+		stmt := &gorm.Statement{DB: tx}
+		if stmt.Parse(m) == nil { // purgeConditions reported a bad model
+			add(p.logTableOf(stmt.Schema))
+		}
+	}
+	for _, t := range opts.Tables {
+		add(p.logTableOfTable(tx, t))
+	}
+	return out
+}
+
+// purgeBatches deletes the entries of a log table matching conds, oldest
+// first, batch at a time, each batch selected by ID and deleted in its own
+// statement.
+func (p *Plugin) purgeBatches(ctx context.Context, tx *gorm.DB, table string, conds []clause.Expression, batch int, progress func(int64)) (int64, error) {
 	var deleted int64
 	ids := make([]int64, 0, batch)
 	for {
@@ -84,7 +122,7 @@ func (p *Plugin) purgeBatches(ctx context.Context, tx *gorm.DB, conds []clause.E
 			return deleted, fmt.Errorf("auditlog: purge: %w", err)
 		}
 		ids = ids[:0]
-		q := tx.Table(p.cfg.table)
+		q := tx.Table(table)
 		for _, c := range conds {
 			q = q.Where(c)
 		}
@@ -95,7 +133,7 @@ func (p *Plugin) purgeBatches(ctx context.Context, tx *gorm.DB, conds []clause.E
 		if len(ids) == 0 {
 			return deleted, nil
 		}
-		res := tx.Table(p.cfg.table).Where(clause.IN{Column: clause.Column{Name: "id"}, Values: anySlice(ids)}).
+		res := tx.Table(table).Where(clause.IN{Column: clause.Column{Name: "id"}, Values: anySlice(ids)}).
 			Delete(&LogEntry{})
 		if res.Error != nil {
 			return deleted, fmt.Errorf("auditlog: purge: delete batch: %w", res.Error)

@@ -66,6 +66,15 @@ type Query struct {
 	Limit int
 	// Cursor continues after the last page: Page.Next of the same query.
 	Cursor string
+	// Children also selects the entries of the children of the objects
+	// (Objects, or ObjectPKs with Model or Table): entries of models
+	// registered with Parent whose parent is one of them, in the same
+	// (CreatedAt, ID) order and pages as the objects' own entries. It needs
+	// objects and cannot be combined with Field. A page costs one query
+	// of two index range scans, (table, object pk, created at, id) and
+	// (parent table, parent pk, created at, id), each of at most Limit+1
+	// rows, merged by the database.
+	Children bool
 }
 
 // Page is one page of entries found by Plugin.Find.
@@ -114,6 +123,12 @@ func (e *CorruptEntriesError) Error() string {
 // at, id), and by time (created at, id). Actions and Field filter the rows
 // those indexes find. A page costs one query of at most Limit+1 rows.
 //
+// Entries of a model registered with LogTable are read from its log table
+// when q names the model (Model, Objects, Table, Tables); a query that names
+// none reads every log table (Plugin.LogTables) in the same query, a UNION
+// ALL of one limited index scan per table, merged in (CreatedAt, ID, table)
+// order: at most Limit+1 rows per table.
+//
 // It returns an error wrapping ErrInvalidQuery, ErrInvalidCursor,
 // ErrInvalidModel, ErrNoObjectKey or ErrUnknownField for a bad query, or the
 // database's error. Rows with corrupt JSON are skipped and listed in
@@ -128,18 +143,18 @@ func (p *Plugin) Find(ctx context.Context, db *gorm.DB, q Query) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
-	query := f.apply(tx.Table(p.cfg.table))
 	var c cursor
+	var after *cursor
 	if q.Cursor != "" {
 		if c, err = f.decodeCursor(q.Cursor); err != nil {
 			return Page{}, err
 		}
 		// A backward cursor reads the rows before it: those after it in
 		// the reverse order, reversed again below.
-		query = query.Where(keysetAfter(c.at, c.id, q.Oldest != c.backward))
+		after = &c
 	}
-	var rows []storedEntry
-	if err := query.Order(entryOrder(q.Oldest != c.backward)).Limit(limit + 1).Find(&rows).Error; err != nil {
+	rows, err := f.find(tx, after, q.Oldest != c.backward, limit+1)
+	if err != nil {
 		return Page{}, fmt.Errorf("auditlog: find entries: %w", err)
 	}
 	more := len(rows) > limit
@@ -152,13 +167,15 @@ func (p *Plugin) Find(ctx context.Context, db *gorm.DB, q Query) (Page, error) {
 	var page Page
 	if n := len(rows); n > 0 {
 		if more || c.backward {
-			page.Next = f.encodeCursor(cursor{at: rows[n-1].CreatedAt, id: rows[n-1].ID})
+			last := rows[n-1]
+			page.Next = f.encodeCursor(cursor{at: last.Stored.CreatedAt, id: last.Stored.ID, source: last.Source})
 		}
 		if more && c.backward || q.Cursor != "" && !c.backward {
-			page.Prev = f.encodeCursor(cursor{at: rows[0].CreatedAt, id: rows[0].ID, backward: true})
+			first := rows[0]
+			page.Prev = f.encodeCursor(cursor{at: first.Stored.CreatedAt, id: first.Stored.ID, source: first.Source, backward: true})
 		}
 	}
-	page.Entries, page.Corrupt = decodeEntries(rows)
+	page.Entries, page.Corrupt = decodeSourced(rows)
 	return page, nil
 }
 
@@ -203,6 +220,9 @@ type filters struct {
 	conds       []clause.Expression
 	fingerprint uint64
 	schema      *schema.Schema // the model, when the query names one
+	// sources are where the entries are read (see rows): one log table,
+	// or several read as one stream, each with its own condition.
+	sources []source
 }
 
 func (f *filters) apply(tx *gorm.DB) *gorm.DB {
@@ -232,15 +252,27 @@ func (p *Plugin) compile(tx *gorm.DB, q Query) (*filters, error) {
 			return nil, err
 		}
 	}
-	f.addConditions(p.capabilities(tx), q, table, pks, column)
+	if err := checkChildren(q, table, pks); err != nil {
+		return nil, err
+	}
+	caps := p.capabilities(tx)
+	f.addConditions(caps, q, table, pks, column)
 	f.schema = s
+	f.sources = p.sources(tx, caps, q, s, table, pks)
 
 	// The fingerprint covers everything that decides which rows come in
 	// which order, so that a cursor cannot be replayed on another query.
 	h := fnv.New64a()
 	enc := json.NewEncoder(h)
-	_ = enc.Encode([]any{p.cfg.table, table, q.Tables, q.ReprContains, q.IDs, pks, q.Actors, q.Actions, q.CID,
-		q.Since.UTC().Format(time.RFC3339Nano), q.Until.UTC().Format(time.RFC3339Nano), column, q.Oldest})
+	parts := []any{p.cfg.table, table, q.Tables, q.ReprContains, q.IDs, pks, q.Actors, q.Actions, q.CID,
+		q.Since.UTC().Format(time.RFC3339Nano), q.Until.UTC().Format(time.RFC3339Nano), column, q.Oldest}
+	if q.Children { // appended only when set: cursors of other queries stay valid
+		parts = append(parts, "children")
+	}
+	if tables := f.tables(); len(tables) > 1 || tables[0] != p.cfg.table {
+		parts = append(parts, tables)
+	}
+	_ = enc.Encode(parts)
 	f.fingerprint = h.Sum64()
 	return f, nil
 }
@@ -314,6 +346,9 @@ func fieldColumn(tx *gorm.DB, s *schema.Schema, table, field string) (string, er
 // text comparison is exact (capabilities.textIn) and every time bound is
 // rounded to what the database compares (capabilities.timeBound).
 func (f *filters) addConditions(caps capabilities, q Query, table string, pks []string, column string) {
+	if q.Children {
+		table, pks = "", nil // the sources select them
+	}
 	if table != "" {
 		f.conds = append(f.conds, caps.textIn("table_name", []string{table}))
 	}
@@ -415,12 +450,17 @@ type storedEntry struct {
 	Data       []byte    `gorm:"column:data"`
 	Snapshot   []byte    `gorm:"column:snapshot"`
 	CreatedAt  time.Time `gorm:"column:created_at"`
+	// ParentTable and ParentPK are NULL in rows written before the columns
+	// existed; they read as "".
+	ParentTable string `gorm:"column:parent_table"`
+	ParentPK    string `gorm:"column:parent_pk"`
 }
 
 // decode turns a stored row into a LogEntry.
 func (s *storedEntry) decode() (LogEntry, error) {
 	e := LogEntry{ID: s.ID, Table: s.Table, ObjectPK: s.ObjectPK, ObjectRepr: s.ObjectRepr, Action: Action(s.Action),
-		ActorID: s.ActorID, RemoteAddr: s.RemoteAddr, CID: s.CID, CreatedAt: s.CreatedAt.UTC()}
+		ActorID: s.ActorID, RemoteAddr: s.RemoteAddr, CID: s.CID, CreatedAt: s.CreatedAt.UTC(),
+		ParentTable: s.ParentTable, ParentPK: s.ParentPK}
 	if err := e.Changes.Scan(nilIfEmpty(s.Changes)); err != nil {
 		return e, err
 	}

@@ -21,6 +21,10 @@ type modelConfig struct {
 	access                 bool
 	associations           []string        // many2many fields whose links are recorded
 	retention              []retentionRule // this model's policies (Retention)
+	parent                 string          // Parent's belongs-to field, when hasParent
+	hasParent              bool
+	logTable               string // LogTable's table; "": the plugin's log table
+	hasLogTable            bool
 }
 
 // actionSet is the set of built-in actions recorded for a model.
@@ -109,6 +113,8 @@ type plan struct {
 	columnFields  []*schema.Field
 	keyColumns    []int
 	fieldColumns  []int
+	parent        *parentRef        // Parent: where the parent's key is in a state; nil: none
+	logTable      string            // the log table its entries go to (LogTable, or the plugin's)
 	stringer      bool              // the model is a fmt.Stringer, used for ObjectRepr
 	links         map[string]string // Associations: the association's column in Changes → its field name
 	fieldIndex    map[string]int    // tracked field index by column name
@@ -142,6 +148,11 @@ func (p *Plugin) Register(model any, opts ...ModelOption) error {
 	}
 	if err := cfg.validate(s); err != nil {
 		return fmt.Errorf("auditlog: register %s: %w", s.Name, err)
+	}
+	if cfg.hasLogTable {
+		if err := validLogTable(s, cfg.logTable, p.cfg.seal != nil); err != nil {
+			return fmt.Errorf("auditlog: register %s: %w", s.Name, err)
+		}
 	}
 	fields := p.trackedFields(s, cfg, capabilities{})
 	if len(fields) == 0 {
@@ -250,6 +261,11 @@ func (c *modelConfig) validate(s *schema.Schema) error {
 			return fmt.Errorf("%w: Associations(%q) names no many2many field", ErrInvalidOption, name)
 		}
 	}
+	if c.hasParent {
+		if err := validParent(s, c.parent); err != nil {
+			return err
+		}
+	}
 	for name, label := range c.labels {
 		if err := check("Label", []string{name}); err != nil {
 			return err
@@ -276,6 +292,9 @@ func checkHidden(s *schema.Schema, fields []*trackedField, cfg *modelConfig) err
 				return fmt.Errorf("%w: %s(%q) names a field that is not tracked", ErrInvalidOption, option, name)
 			}
 		}
+	}
+	if err := checkParentHidden(s, fields, cfg); err != nil {
+		return err
 	}
 	for _, tf := range fields {
 		if tf.masked && tf.field.PrimaryKey {
@@ -312,14 +331,15 @@ func (p *Plugin) trackedFields(s *schema.Schema, cfg *modelConfig, caps capabili
 		cfg = &modelConfig{}
 	}
 	var fields []*trackedField
-	softDelete := softDeleteFields(s)
+	// The soft-delete column is always tracked: a soft delete is recorded
+	// with it in the changes, whatever Include and Exclude say; so is
+	// Parent's foreign key, which every entry's parent key is read from.
+	always := append(softDeleteFields(s), parentForeignKeys(s, cfg)...)
 	for _, f := range s.Fields {
 		if f.DBName == "" || !f.Readable {
 			continue
 		}
-		// The soft-delete column is always tracked: a soft delete is
-		// recorded with it in the changes, whatever Include and Exclude say.
-		if !slices.Contains(softDelete, f) {
+		if !slices.Contains(always, f) {
 			if len(cfg.include) > 0 && !hasField(cfg.include, f) {
 				continue
 			}
@@ -395,9 +415,13 @@ func (p *Plugin) planOf(s *schema.Schema, caps capabilities) *plan {
 	cfg, registered := p.models[s.ModelType]
 	if (registered || p.trackedByDefault(s.ModelType)) && s.Table != p.cfg.table && len(s.PrimaryFields) > 0 {
 		pl = &plan{
-			schema:  s,
-			fields:  p.trackedFields(s, cfg, caps),
-			actions: cfg.recorded(),
+			schema:   s,
+			fields:   p.trackedFields(s, cfg, caps),
+			actions:  cfg.recorded(),
+			logTable: p.cfg.table,
+		}
+		if cfg != nil && cfg.logTable != "" {
+			pl.logTable = cfg.logTable
 		}
 		if cfg != nil {
 			pl.serialize = cfg.serialize
@@ -412,6 +436,7 @@ func (p *Plugin) planOf(s *schema.Schema, caps capabilities) *plan {
 				pl.fieldIndex[tf.field.DBName] = i
 				pl.masks = pl.masks || tf.masked
 			}
+			pl.parent = newParentRef(pl, cfg)
 		}
 	}
 	p.plans[s] = pl

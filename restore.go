@@ -173,7 +173,7 @@ func (p *Plugin) lockTarget(ctx context.Context, tx *gorm.DB, pl *plan, obj any,
 	if err != nil {
 		return nil, err
 	}
-	t := &restoreTarget{pl: pl, entries: f.apply(read.Table(p.cfg.table)), entryID: entryID}
+	t := &restoreTarget{pl: pl, entries: f.apply(read.Table(f.table())), entryID: entryID}
 	keys := identityKeys(ctx, pl.schema, reflect.ValueOf(obj))
 	q := rowQuery{where: []clause.Expression{keyCondition(read.Statement, pl, keys)}, unscoped: true,
 		lock: p.capabilities(tx).rowLocks}

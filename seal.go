@@ -55,9 +55,15 @@ const maxSealBatch = 100000
 // middle of one rolls it back, and the next Seal seals those entries. The
 // error of a failed batch is returned with the result of the batches done.
 // An entry with JSON that is not valid JSON cannot be sealed and fails Seal.
-// The header table is created when missing.
+// The header table is created when missing. Sealing covers the plugin's
+// log table only: Seal fails with ErrInvalidOption, sealing nothing, while
+// a model registered with LogTable logs elsewhere.
 func (p *Plugin) Seal(ctx context.Context, db *gorm.DB) (SealResult, error) {
 	var res SealResult
+	if tables := p.LogTables(); len(tables) > 1 {
+		return res, fmt.Errorf("auditlog: seal: %w: entries of models registered with LogTable go to %v, "+
+			"and sealing covers the log table %q only", ErrInvalidOption, tables[1:], tables[0])
+	}
 	tx := db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	if err := p.ensureHeaderTable(tx); err != nil {
 		return res, err

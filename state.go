@@ -49,7 +49,7 @@ func (p *Plugin) stateAt(ctx context.Context, db *gorm.DB, target Query, t time.
 	if err != nil {
 		return nil, fmt.Errorf("auditlog: state at: %w", err)
 	}
-	q := f.apply(tx.Table(p.cfg.table)).Where(clause.Lte{Column: clause.Column{Name: "created_at"}, Value: t.UTC()})
+	q := f.apply(tx.Table(f.table())).Where(clause.Lte{Column: clause.Column{Name: "created_at"}, Value: t.UTC()})
 	entries, err := readReplay(q)
 	if err != nil {
 		return nil, fmt.Errorf("auditlog: state at: %w", err)

@@ -171,6 +171,7 @@ func (b *entryBatch) add(action Action, key string, row reflect.Value, changes C
 		CID:        b.cid,
 		CreatedAt:  b.at,
 	}
+	e.ParentTable, e.ParentPK = pl.parent.key(state)
 	if b.data != nil {
 		e.Data = maps.Clone(b.data)
 	}
@@ -203,7 +204,7 @@ func (p *Plugin) writeBatch(db *gorm.DB, b *entryBatch) error {
 	if err := p.prepare(db.Statement.Context, b); err != nil {
 		return err
 	}
-	return p.insert(db, b.entries)
+	return p.insert(db, b.pl.logTable, b.entries)
 }
 
 // prepare runs the BeforeLog hooks, then masks in every entry the clear
@@ -246,15 +247,15 @@ func (p *Plugin) beforeLog(ctx context.Context, e *LogEntry) (skip bool, err err
 	return false, nil
 }
 
-// insert writes the entries batchSize rows per INSERT on db's connection, then
-// runs the AfterLog hooks.
-func (p *Plugin) insert(db *gorm.DB, entries []LogEntry) error {
+// insert writes the entries into the log table batchSize rows per INSERT
+// on db's connection, then runs the AfterLog hooks.
+func (p *Plugin) insert(db *gorm.DB, table string, entries []LogEntry) error {
 	for start := 0; start < len(entries); start += p.cfg.batchSize {
 		batch := entries[start:min(start+p.cfg.batchSize, len(entries))]
-		if err := p.insertEntries(db, batch); err != nil {
-			if p.capabilities(db).missingTable(err, p.cfg.table) {
+		if err := p.insertEntries(db, table, batch); err != nil {
+			if p.capabilities(db).missingTable(err, table) {
 				return fmt.Errorf("%w: %q: create it with db.AutoMigrate(&auditlog.LogEntry{}) "+
-					"(Plugin.AutoMigrate for a table named by WithTable): %w", ErrNoLogTable, p.cfg.table, err)
+					"(Plugin.AutoMigrate for a table named by WithTable or LogTable): %w", ErrNoLogTable, table, err)
 			}
 			return fmt.Errorf("auditlog: write entries: %w", err)
 		}
@@ -275,13 +276,13 @@ func (p *Plugin) insert(db *gorm.DB, entries []LogEntry) error {
 // instead of going through db.Create, which costs a session, a statement
 // clone and the create callback chain per batch. The statement is traced
 // through db's logger like GORM's own.
-func (p *Plugin) insertEntries(db *gorm.DB, entries []LogEntry) error {
+func (p *Plugin) insertEntries(db *gorm.DB, table string, entries []LogEntry) error {
 	begin := time.Now()
 	ctx := db.Statement.Context
 	st := &gorm.Statement{DB: db, Context: ctx, Vars: make([]any, 0, len(entries)*len(entryColumns))}
 	st.SQL.Grow(64 + len(entries)*len(entryColumns)*4)
 	st.WriteString("INSERT INTO ")
-	st.WriteQuoted(p.cfg.table)
+	st.WriteQuoted(table)
 	st.WriteString(" (")
 	for i, c := range entryColumns {
 		if i > 0 {

@@ -75,14 +75,18 @@ def created_at(s):
 
 
 def leaf_input(e):
-    b = b"\x01" + struct.pack(">q", e["id"])
+    parent = e.get("parent_table", "") or e.get("parent_pk", "")
+    b = (b"\x02" if parent else b"\x01") + struct.pack(">q", e["id"])
     for k in ("table_name", "object_pk", "object_repr", "action"):
         b += text_field(e[k])
     b += json_field(e["changes"])
     for k in ("actor_id", "remote_addr", "cid"):
         b += text_field(e[k])
     b += json_field(e["data"]) + json_field(e["snapshot"])
-    return b + created_at(e["created_at"])
+    b += created_at(e["created_at"])
+    if parent:  # version 2: the parent table and key follow
+        b += text_field(e.get("parent_table", "")) + text_field(e.get("parent_pk", ""))
+    return b
 
 
 def main():

@@ -26,6 +26,9 @@ type row struct {
 	ObjectURL, CIDURL  string
 	EntryURL, StateURL string
 	ActorURL           string
+	// ParentTable, ParentPK and ParentURL name the entry's parent object
+	// (auditlog.Parent), when it has one.
+	ParentTable, ParentPK, ParentURL string
 }
 
 func (s *server) row(e auditlog.LogEntry) row {
@@ -33,9 +36,18 @@ func (s *server) row(e auditlog.LogEntry) row {
 		Label: s.p.ActionLabel(e.Action), Actor: e.ActorID, CID: e.CID, Remote: e.RemoteAddr}
 	r.ObjectURL = link("object", url.Values{"model": {e.Table}, "pk": {e.ObjectPK}})
 	id := url.Values{"id": {strconv.FormatInt(e.ID, 10)}}
+	if len(s.p.LogTables()) > 1 {
+		// An ID is unique within its log table only (auditlog.LogTable):
+		// the model's table names the log table.
+		id.Set("model", e.Table)
+	}
 	r.EntryURL, r.StateURL = link("entry", id), link("state", id)
 	if e.CID != "" {
 		r.CIDURL = link("./", url.Values{"cid": {e.CID}})
+	}
+	if e.ParentTable != "" {
+		r.ParentTable, r.ParentPK = e.ParentTable, e.ParentPK
+		r.ParentURL = link("object", url.Values{"model": {e.ParentTable}, "pk": {e.ParentPK}})
 	}
 	if e.ActorID != "" {
 		r.ActorURL = link("./", url.Values{"actor": {e.ActorID}})

@@ -99,7 +99,10 @@ func (s *server) entryByID(r *http.Request, acc Access) (auditlog.LogEntry, erro
 	if err != nil || id <= 0 {
 		return auditlog.LogEntry{}, badf("id: not an entry id")
 	}
-	q := auditlog.Query{IDs: []int64{id}, Limit: 1}
+	// model, when given, is the entry's model table, which names its log
+	// table: entries of models with their own log table (auditlog.LogTable)
+	// share IDs with the others.
+	q := auditlog.Query{IDs: []int64{id}, Table: r.URL.Query().Get("model"), Limit: 1}
 	if !acc.restrict(&q) {
 		return auditlog.LogEntry{}, errNotFound
 	}

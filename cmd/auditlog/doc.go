@@ -26,6 +26,7 @@
 //	export AUDITLOG_DSN='file:app.db?_txlock=immediate&_busy_timeout=5000'
 //	auditlog history -model invoices -pk 42
 //	auditlog history -model invoices -pk '["acme","42"]' -format json
+//	auditlog history -model orders -pk 7 -children
 //	auditlog -dsn 'host=db user=app dbname=app' export -since 2026-01-01 -until 2026-02-01 > jan.jsonl
 //	auditlog export -actor user-42 -action update -since 720h -quiet
 //	auditlog export -model invoices -field status -quiet

@@ -21,6 +21,7 @@ func runHistory(ctx context.Context, e *env, args []string) error {
 	pk := fs.String("pk", "", "the object's primary `key` as stored: \"42\", or a JSON array of texts for a\ncomposite key: '[\"acme\",\"42\"]' (required)")
 	format := fs.String("format", "table", "output `format`: table (aligned columns, one change a line) or json (one LogEntry a\nline, its JSON form)")
 	maxLen := fs.Int("max-len", defaultMaxLen, "table format: the most `characters` of a value shown, a longer one cut with …;\n0 shows every value whole")
+	children := fs.Bool("children", false, "also the entries of the object's children (models registered with\nauditlog.Parent); the table format names each entry's object")
 	pageSize := fs.Int("page-size", 0, "entries a query reads (for tests)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -49,7 +50,7 @@ func runHistory(ctx context.Context, e *env, args []string) error {
 	out := bufio.NewWriter(e.stdout)
 	var entries []auditlog.LogEntry // table format: aligned over all pages
 	n := 0
-	q := auditlog.Query{Table: *model, ObjectPKs: []string{*pk}, Limit: *pageSize}
+	q := auditlog.Query{Table: *model, ObjectPKs: []string{*pk}, Children: *children, Limit: *pageSize}
 	for {
 		page, err := audit.Find(ctx, db, q)
 		if err != nil {
@@ -70,7 +71,11 @@ func runHistory(ctx context.Context, e *env, args []string) error {
 		q.Cursor = page.Next
 	}
 	if *format == "table" {
-		if err := writeTable(out, audit, entries, *maxLen); err != nil {
+		var object func(auditlog.LogEntry) string // the OBJECT column, with -children only
+		if *children {
+			object = func(e auditlog.LogEntry) string { return cell(e.Table) + " " + cell(e.ObjectPK) }
+		}
+		if err := writeTable(out, audit, entries, *maxLen, object); err != nil {
 			return err
 		}
 	}
@@ -107,23 +112,32 @@ const tableTime = "2006-01-02T15:04:05.000000Z07:00"
 
 // writeTable writes entries in aligned columns, one change a line (see
 // auditlog.LogEntry.ChangesString for how values read), values cut to
-// maxLen characters (0: whole).
-func writeTable(w io.Writer, audit *auditlog.Plugin, entries []auditlog.LogEntry, maxLen int) error {
+// maxLen characters (0: whole). object, when set, gives an OBJECT column
+// after TIME (a timeline with children: entries of several objects).
+func writeTable(w io.Writer, audit *auditlog.Plugin, entries []auditlog.LogEntry, maxLen int, object func(auditlog.LogEntry) string) error {
 	if maxLen == 0 {
 		maxLen = -1
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTIME\tACTION\tACTOR\tCID\tCHANGES")
+	objectHead, pad := "", ""
+	if object != nil {
+		objectHead, pad = "OBJECT\t", "\t"
+	}
+	fmt.Fprintln(tw, "ID\tTIME\t"+objectHead+"ACTION\tACTOR\tCID\tCHANGES")
 	for _, e := range entries {
 		changes := audit.DisplayChanges(e, auditlog.DisplayOptions{MaxLen: maxLen})
 		first := "-"
 		if len(changes) > 0 {
 			first = changeLine(changes[0])
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.CreatedAt.UTC().Format(tableTime),
+		obj := ""
+		if object != nil {
+			obj = object(e) + "\t"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s%s\t%s\t%s\t%s\n", e.ID, e.CreatedAt.UTC().Format(tableTime), obj,
 			cell(string(e.Action)), cell(orDash(e.ActorID)), cell(orDash(e.CID)), first)
 		for _, c := range changes[min(1, len(changes)):] {
-			fmt.Fprintf(tw, "\t\t\t\t\t%s\n", changeLine(c))
+			fmt.Fprintf(tw, "\t\t"+pad+"\t\t\t%s\n", changeLine(c))
 		}
 	}
 	if err := tw.Flush(); err != nil {

@@ -46,8 +46,8 @@ const usageText = `usage: auditlog [global flags] <command> [flags]
 Reads and prunes the audit log of github.com/gorm-auditlog/auditlog.
 
 Commands:
-  history -model TABLE -pk PK [-format table|json] [-max-len N]
-        one object's history, newest first
+  history -model TABLE -pk PK [-children] [-format table|json] [-max-len N]
+        one object's history, newest first (-children: with its children's, see auditlog.Parent)
   export [-model TABLE] [-actor A]... [-action X]... [-cid C] [-field COLUMN] [-since T] [-until T] [-oldest=false] [-quiet]
         entries of a filtered range as JSON lines, oldest first
   purge -before T [-model TABLE]... [-action X]... [-batch N] [-dry-run] [-quiet]
@@ -92,9 +92,10 @@ type command struct {
 }
 
 var commands = []command{
-	{"history", "-model TABLE -pk PK [-format table|json] [-max-len N]",
+	{"history", "-model TABLE -pk PK [-children] [-format table|json] [-max-len N]",
 		"Prints the history of one object, newest first: a table with one change a line (values as JSON text,\n" +
-			"strings quoted; times in UTC with microseconds), or JSON lines.", runHistory},
+			"strings quoted; times in UTC with microseconds), or JSON lines. With -children, the entries of its\n" +
+			"children (models registered with auditlog.Parent) too, the table naming each entry's object.", runHistory},
 	{"export", "[-model TABLE] [-actor A]... [-action X]... [-cid C] [-since T] [-until T] [-oldest=false] [-quiet]",
 		"Writes the entries of a filtered range to stdout as JSON lines, one LogEntry a line, oldest first,\n" +
 			"reading them page by page. Progress goes to stderr every 10 pages and at the end.", runExport},
