@@ -74,11 +74,14 @@ func (c *capturePool) ExecContext(ctx context.Context, query string, args ...any
 	switch c.strategy {
 	case oneStatement:
 		if c.pages() {
-			return c.pagedOneStatement(ctx)
+			return c.pagedReturning(ctx)
 		}
 		c.sql, c.vars = c.oneStatementSQL(nil, 0)
 		return c.queryRows(ctx)
 	case deleteReturning:
+		if c.pages() && c.plain {
+			return c.pagedReturning(ctx)
+		}
 		c.sql, c.vars = query+c.returningColumns(), args
 		return c.queryRows(ctx)
 	}

@@ -80,6 +80,70 @@ func (c *capturePool) oneStatementSQL(after []any, limit int) (string, []any) {
 	return st.SQL.String(), st.Vars
 }
 
+// deletePageSQL builds one page of a paged hard delete captured by
+// deleteReturning (capture_stream.go), with its own variables: the DELETE
+// of the next limit rows its WHERE matches, in key order, after the key
+// after (nil: from the first), returning the deleted rows. Where a DELETE
+// takes ORDER BY and LIMIT (capabilities.deleteLimit: MySQL, MariaDB):
+//
+//	DELETE FROM <table> WHERE <key> > <after> AND <the write's WHERE>
+//	ORDER BY <key> LIMIT <limit>
+//	RETURNING <plan columns>
+//
+// elsewhere (SQLite: the amalgamation's parser has no DELETE ... LIMIT):
+//
+//	DELETE FROM <table> WHERE (<key>) IN (SELECT <key> FROM <table>
+//	WHERE <key> > <after> AND <the write's WHERE>
+//	ORDER BY <key> LIMIT <limit>)
+//	RETURNING <plan columns>
+//
+// The key condition lets each page start where the last one ended instead
+// of walking the index entries of rows already deleted (InnoDB keeps them,
+// delete-marked, until the transaction ends). A line ends after the WHERE,
+// which may hold the caller's raw SQL, so that a "--" comment in it cannot
+// swallow the clauses after it.
+func (c *capturePool) deletePageSQL(after []any, limit int) (string, []any) {
+	stmt := c.stmt
+	st := c.newStatement()
+	where, ok := stmt.Clauses["WHERE"]
+	if after != nil {
+		where, ok = clause.Clause{Name: "WHERE", Expression: keyFirst(stmt, keyAfter(c.pl, after))}, true
+	}
+	page := map[string]clause.Clause{
+		"ORDER BY": {Name: "ORDER BY", Expression: c.pl.locked.order},
+		"LIMIT":    {Expression: clause.Limit{Limit: &limit}}, // writes its keyword itself
+	}
+	if ok {
+		page["WHERE"] = where
+	}
+	st.Clauses = map[string]clause.Clause{"DELETE": stmt.Clauses["DELETE"], "FROM": stmt.Clauses["FROM"]}
+	st.Build("DELETE", "FROM")
+	if c.caps.deleteLimit {
+		st.Clauses = page
+		st.WriteByte(' ')
+		buildQuery(st, []string{"WHERE", "ORDER BY", "LIMIT"})
+	} else {
+		keys := make([]clause.Column, len(c.pl.schema.PrimaryFields))
+		for i, f := range c.pl.schema.PrimaryFields {
+			keys[i] = clause.Column{Name: f.DBName}
+		}
+		st.WriteString(" WHERE (")
+		for i, k := range keys {
+			if i > 0 {
+				st.WriteByte(',')
+			}
+			st.WriteQuoted(k)
+		}
+		st.WriteString(") IN (")
+		page["SELECT"] = clause.Clause{Name: "SELECT", Expression: clause.Select{Columns: keys}}
+		page["FROM"] = clause.Clause{Name: "FROM", Expression: clause.From{}}
+		st.Clauses = page
+		buildQuery(st, []string{"SELECT", "FROM", "WHERE", "ORDER BY", "LIMIT"})
+		st.WriteByte(')')
+	}
+	return st.SQL.String() + c.returningColumns(), st.Vars
+}
+
 // lockedColumns are the parts of the one statement that depend on the plan
 // only, built once with it.
 type lockedColumns struct {
