@@ -28,10 +28,47 @@ import (
 // A paged capture (capture_stream.go) passes the key of the last row of
 // the previous page (after; nil for the first) and the page's size
 // (limit; 0: no limit): the CTE then locks the next limit rows in key
-// order, WHERE <key> > after AND <the write's WHERE> ... LIMIT limit.
+// order, WHERE <key> > after AND <the write's WHERE> ... LIMIT limit, and
+// the write is a second, data-modifying CTE whose rows are returned in the
+// database's key order:
+//
+//	WITH "auditlog_locked" AS (...), "auditlog_written" AS (UPDATE ... RETURNING ...)
+//	SELECT * FROM "auditlog_written" ORDER BY <old key>
+//
+// so that the last row is where the next page starts. The key columns'
+// collation orders text keys, and it need not be Go's byte order (with
+// ICU or libc collations "a" < "B" < "c"): a page starting after the last
+// key in byte order would write the rows between again.
 func (c *capturePool) oneStatementSQL(after []any, limit int) (string, []any) {
-	stmt, lc := c.stmt, &c.pl.locked
 	st := c.newStatement()
+	c.writeLocked(st, after, limit)
+	if limit > 0 {
+		st.WriteString(", ")
+		st.WriteQuoted(writtenTable)
+		st.WriteString(" AS (")
+	}
+	c.writeLockedWrite(st)
+	if limit > 0 {
+		st.WriteString(")\nSELECT * FROM ")
+		st.WriteQuoted(writtenTable)
+		st.WriteString(" ORDER BY ")
+		for i, col := range c.pl.keyColumns {
+			if i > 0 {
+				st.WriteByte(',')
+			}
+			if c.kind == writeHardDelete { // the deleted rows' own columns
+				st.WriteQuoted(c.pl.columns[col])
+			} else { // the old side's
+				st.WriteQuoted(c.pl.locked.selected[col].Alias)
+			}
+		}
+	}
+	return st.SQL.String(), st.Vars
+}
+
+// writeLocked writes the one statement's locking CTE (oneStatementSQL).
+func (c *capturePool) writeLocked(st *gorm.Statement, after []any, limit int) {
+	stmt, lc := c.stmt, &c.pl.locked
 	st.WriteString("WITH ")
 	st.WriteQuoted(lockedTable)
 	st.WriteString(" AS (")
@@ -51,7 +88,12 @@ func (c *capturePool) oneStatementSQL(after []any, limit int) (string, []any) {
 	st.Clauses["FOR"] = clause.Clause{Name: "FOR", Expression: clause.Locking{Strength: clause.LockingStrengthUpdate}}
 	buildQuery(st, stmt.DB.Callback().Query().Clauses)
 	st.WriteString(")\n")
+}
 
+// writeLockedWrite writes the one statement's UPDATE or DELETE of the
+// locked rows, with its RETURNING (oneStatementSQL).
+func (c *capturePool) writeLockedWrite(st *gorm.Statement) {
+	stmt, lc := c.stmt, &c.pl.locked
 	join := clause.Clause{Name: "WHERE", Expression: clause.Where{Exprs: lc.join}}
 	if c.kind == writeHardDelete {
 		st.Clauses = map[string]clause.Clause{
@@ -65,7 +107,7 @@ func (c *capturePool) oneStatementSQL(after []any, limit int) (string, []any) {
 		st.WriteQuoted(lockedTable)
 		st.WriteByte(' ')
 		st.Build("WHERE", "RETURNING")
-		return st.SQL.String(), st.Vars
+		return
 	}
 	st.Clauses = map[string]clause.Clause{
 		"UPDATE":    stmt.Clauses["UPDATE"],
@@ -77,7 +119,6 @@ func (c *capturePool) oneStatementSQL(after []any, limit int) (string, []any) {
 	st.Build("UPDATE", "SET")
 	st.WriteByte('\n')
 	st.Build("FROM", "WHERE", "RETURNING")
-	return st.SQL.String(), st.Vars
 }
 
 // deletePageSQL builds one page of a paged hard delete captured by
@@ -99,7 +140,11 @@ func (c *capturePool) oneStatementSQL(after []any, limit int) (string, []any) {
 //
 // The key condition lets each page start where the last one ended instead
 // of walking the index entries of rows already deleted (InnoDB keeps them,
-// delete-marked, until the transaction ends). A line ends after the WHERE,
+// delete-marked, until the transaction ends). The page starts after the key
+// of the last row returned (MariaDB returns them in the DELETE's order;
+// SQLite's order is its own): for a delete any key of the previous page is
+// a correct start, since every row of that page is gone, and the matching
+// rows up to its last key in the database's order were all in it. A line ends after the WHERE,
 // which may hold the caller's raw SQL, so that a "--" comment in it cannot
 // swallow the clauses after it.
 func (c *capturePool) deletePageSQL(after []any, limit int) (string, []any) {

@@ -50,8 +50,9 @@ func (c *capturePool) pagedReturning(ctx context.Context) (sql.Result, error) {
 		if n == 0 {
 			break
 		}
-		sortByKey(c.old, c.rows)
-		after = c.old[len(c.old)-1].keyValues
+		// The last row returned, not the last in Go's order of keys: a page
+		// is returned in the database's key order (see oneStatementSQL).
+		after = c.last
 		if err := c.emit(); err != nil {
 			return nil, err
 		}
