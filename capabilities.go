@@ -25,6 +25,11 @@ type capabilities struct {
 	// DELETE (PostgreSQL; SQLite 3.35+; DELETE only on MariaDB 10.5+, though
 	// the mysql dialector lists it for UPDATE too, which MariaDB lacks).
 	updateReturning, deleteReturning bool
+	// deleteLimit: GORM builds ORDER BY and LIMIT for DELETE (MySQL,
+	// MariaDB), so a page of a paged hard delete is one DELETE ... ORDER BY
+	// key LIMIT n; elsewhere a page is the DELETE of the keys of a
+	// subquery with that ORDER BY and LIMIT (deletePageSQL).
+	deleteLimit bool
 	// insertReturning: GORM builds RETURNING for INSERT and scans the
 	// returned columns into the structs it created.
 	insertReturning bool
@@ -74,6 +79,7 @@ func newCapabilities(db *gorm.DB) capabilities {
 		dialect:         name,
 		updateReturning: slices.Contains(cb.Update().Clauses, "RETURNING"),
 		deleteReturning: slices.Contains(cb.Delete().Clauses, "RETURNING"),
+		deleteLimit:     slices.Contains(cb.Delete().Clauses, "LIMIT"),
 		insertReturning: slices.Contains(cb.Create().Clauses, "RETURNING"),
 		maxParams:       maxKeyParams,
 	}

@@ -39,6 +39,7 @@ type capturePool struct {
 	limit    int   // a paged read: its page size; 0: no limit
 	restrict bool  // a paged write: restricted to the keys read on every database
 	paged    bool  // every row went to rec page by page
+	last     []any // the key of the last row a statement returned, in its order
 
 	strategy strategy
 	built    []string        // the clause names the statement's SQL is built from
@@ -59,6 +60,7 @@ type capturePool struct {
 const (
 	lockedTable  = "auditlog_locked"
 	lockedColumn = "auditlog_"
+	writtenTable = "auditlog_written" // a page's write (oneStatementSQL)
 )
 
 // ExecContext runs the statement's own SQL the way its strategy captures
@@ -74,11 +76,14 @@ func (c *capturePool) ExecContext(ctx context.Context, query string, args ...any
 	switch c.strategy {
 	case oneStatement:
 		if c.pages() {
-			return c.pagedOneStatement(ctx)
+			return c.pagedReturning(ctx)
 		}
 		c.sql, c.vars = c.oneStatementSQL(nil, 0)
 		return c.queryRows(ctx)
 	case deleteReturning:
+		if c.pages() && c.plain {
+			return c.pagedReturning(ctx)
+		}
 		c.sql, c.vars = query+c.returningColumns(), args
 		return c.queryRows(ctx)
 	}
@@ -281,6 +286,7 @@ func (c *capturePool) scanReturned(ctx context.Context) (int, error) {
 		if err != nil {
 			return 0, err
 		}
+		c.last = first.keyValues
 		switch {
 		case pair:
 			row, err := sc.rowLike(ctx, 1, 0, &first)

@@ -28,10 +28,47 @@ import (
 // A paged capture (capture_stream.go) passes the key of the last row of
 // the previous page (after; nil for the first) and the page's size
 // (limit; 0: no limit): the CTE then locks the next limit rows in key
-// order, WHERE <key> > after AND <the write's WHERE> ... LIMIT limit.
+// order, WHERE <key> > after AND <the write's WHERE> ... LIMIT limit, and
+// the write is a second, data-modifying CTE whose rows are returned in the
+// database's key order:
+//
+//	WITH "auditlog_locked" AS (...), "auditlog_written" AS (UPDATE ... RETURNING ...)
+//	SELECT * FROM "auditlog_written" ORDER BY <old key>
+//
+// so that the last row is where the next page starts. The key columns'
+// collation orders text keys, and it need not be Go's byte order (with
+// ICU or libc collations "a" < "B" < "c"): a page starting after the last
+// key in byte order would write the rows between again.
 func (c *capturePool) oneStatementSQL(after []any, limit int) (string, []any) {
-	stmt, lc := c.stmt, &c.pl.locked
 	st := c.newStatement()
+	c.writeLocked(st, after, limit)
+	if limit > 0 {
+		st.WriteString(", ")
+		st.WriteQuoted(writtenTable)
+		st.WriteString(" AS (")
+	}
+	c.writeLockedWrite(st)
+	if limit > 0 {
+		st.WriteString(")\nSELECT * FROM ")
+		st.WriteQuoted(writtenTable)
+		st.WriteString(" ORDER BY ")
+		for i, col := range c.pl.keyColumns {
+			if i > 0 {
+				st.WriteByte(',')
+			}
+			if c.kind == writeHardDelete { // the deleted rows' own columns
+				st.WriteQuoted(c.pl.columns[col])
+			} else { // the old side's
+				st.WriteQuoted(c.pl.locked.selected[col].Alias)
+			}
+		}
+	}
+	return st.SQL.String(), st.Vars
+}
+
+// writeLocked writes the one statement's locking CTE (oneStatementSQL).
+func (c *capturePool) writeLocked(st *gorm.Statement, after []any, limit int) {
+	stmt, lc := c.stmt, &c.pl.locked
 	st.WriteString("WITH ")
 	st.WriteQuoted(lockedTable)
 	st.WriteString(" AS (")
@@ -51,7 +88,12 @@ func (c *capturePool) oneStatementSQL(after []any, limit int) (string, []any) {
 	st.Clauses["FOR"] = clause.Clause{Name: "FOR", Expression: clause.Locking{Strength: clause.LockingStrengthUpdate}}
 	buildQuery(st, stmt.DB.Callback().Query().Clauses)
 	st.WriteString(")\n")
+}
 
+// writeLockedWrite writes the one statement's UPDATE or DELETE of the
+// locked rows, with its RETURNING (oneStatementSQL).
+func (c *capturePool) writeLockedWrite(st *gorm.Statement) {
+	stmt, lc := c.stmt, &c.pl.locked
 	join := clause.Clause{Name: "WHERE", Expression: clause.Where{Exprs: lc.join}}
 	if c.kind == writeHardDelete {
 		st.Clauses = map[string]clause.Clause{
@@ -65,7 +107,7 @@ func (c *capturePool) oneStatementSQL(after []any, limit int) (string, []any) {
 		st.WriteQuoted(lockedTable)
 		st.WriteByte(' ')
 		st.Build("WHERE", "RETURNING")
-		return st.SQL.String(), st.Vars
+		return
 	}
 	st.Clauses = map[string]clause.Clause{
 		"UPDATE":    stmt.Clauses["UPDATE"],
@@ -77,7 +119,74 @@ func (c *capturePool) oneStatementSQL(after []any, limit int) (string, []any) {
 	st.Build("UPDATE", "SET")
 	st.WriteByte('\n')
 	st.Build("FROM", "WHERE", "RETURNING")
-	return st.SQL.String(), st.Vars
+}
+
+// deletePageSQL builds one page of a paged hard delete captured by
+// deleteReturning (capture_stream.go), with its own variables: the DELETE
+// of the next limit rows its WHERE matches, in key order, after the key
+// after (nil: from the first), returning the deleted rows. Where a DELETE
+// takes ORDER BY and LIMIT (capabilities.deleteLimit: MySQL, MariaDB):
+//
+//	DELETE FROM <table> WHERE <key> > <after> AND <the write's WHERE>
+//	ORDER BY <key> LIMIT <limit>
+//	RETURNING <plan columns>
+//
+// elsewhere (SQLite: the amalgamation's parser has no DELETE ... LIMIT):
+//
+//	DELETE FROM <table> WHERE (<key>) IN (SELECT <key> FROM <table>
+//	WHERE <key> > <after> AND <the write's WHERE>
+//	ORDER BY <key> LIMIT <limit>)
+//	RETURNING <plan columns>
+//
+// The key condition lets each page start where the last one ended instead
+// of walking the index entries of rows already deleted (InnoDB keeps them,
+// delete-marked, until the transaction ends). The page starts after the key
+// of the last row returned (MariaDB returns them in the DELETE's order;
+// SQLite's order is its own): for a delete any key of the previous page is
+// a correct start, since every row of that page is gone, and the matching
+// rows up to its last key in the database's order were all in it. A line ends after the WHERE,
+// which may hold the caller's raw SQL, so that a "--" comment in it cannot
+// swallow the clauses after it.
+func (c *capturePool) deletePageSQL(after []any, limit int) (string, []any) {
+	stmt := c.stmt
+	st := c.newStatement()
+	where, ok := stmt.Clauses["WHERE"]
+	if after != nil {
+		where, ok = clause.Clause{Name: "WHERE", Expression: keyFirst(stmt, keyAfter(c.pl, after))}, true
+	}
+	page := map[string]clause.Clause{
+		"ORDER BY": {Name: "ORDER BY", Expression: c.pl.locked.order},
+		"LIMIT":    {Expression: clause.Limit{Limit: &limit}}, // writes its keyword itself
+	}
+	if ok {
+		page["WHERE"] = where
+	}
+	st.Clauses = map[string]clause.Clause{"DELETE": stmt.Clauses["DELETE"], "FROM": stmt.Clauses["FROM"]}
+	st.Build("DELETE", "FROM")
+	if c.caps.deleteLimit {
+		st.Clauses = page
+		st.WriteByte(' ')
+		buildQuery(st, []string{"WHERE", "ORDER BY", "LIMIT"})
+	} else {
+		keys := make([]clause.Column, len(c.pl.schema.PrimaryFields))
+		for i, f := range c.pl.schema.PrimaryFields {
+			keys[i] = clause.Column{Name: f.DBName}
+		}
+		st.WriteString(" WHERE (")
+		for i, k := range keys {
+			if i > 0 {
+				st.WriteByte(',')
+			}
+			st.WriteQuoted(k)
+		}
+		st.WriteString(") IN (")
+		page["SELECT"] = clause.Clause{Name: "SELECT", Expression: clause.Select{Columns: keys}}
+		page["FROM"] = clause.Clause{Name: "FROM", Expression: clause.From{}}
+		st.Clauses = page
+		buildQuery(st, []string{"SELECT", "FROM", "WHERE", "ORDER BY", "LIMIT"})
+		st.WriteByte(')')
+	}
+	return st.SQL.String() + c.returningColumns(), st.Vars
 }
 
 // lockedColumns are the parts of the one statement that depend on the plan

@@ -25,20 +25,23 @@ func (c *capturePool) pages() bool {
 	return c.rec != nil && c.rec.streams() && len(c.keySet) == 0 && len(c.pl.links) == 0
 }
 
-// pagedOneStatement runs oneStatement's write a page at a time: each
-// statement locks the next pageRows matching rows after the last key of
-// the previous page, in key order, writes them and returns them; their
-// entries are built and written (recorder) before the next page runs, on
-// the same connection and in the same transaction. The write is the same
-// as one statement's where no other transaction commits matching rows
-// meanwhile; under READ COMMITTED a page sees rows committed before it
-// started, as a plain UPDATE re-run would. A failing page or entry INSERT
-// returns its error: the caller's transaction rolls back every page.
-func (c *capturePool) pagedOneStatement(ctx context.Context) (sql.Result, error) {
+// pagedReturning runs a write whose one statement returns its rows
+// (oneStatement; deleteReturning, see deletePageSQL) a page at a time:
+// each statement locks (or, for a DELETE, deletes) the next pageRows
+// matching rows after the last key of the previous page, in key order,
+// writes them and returns them; their entries are built and written
+// (recorder) before the next page runs, on the same connection and in the
+// same transaction. A write of fewer rows than a page is one statement, as
+// without paging. The write is the same as one statement's where no other
+// transaction commits matching rows meanwhile; under READ COMMITTED a page
+// sees rows committed before it started, as a plain UPDATE re-run would. A
+// failing page or entry INSERT returns its error: the caller's transaction
+// rolls back every page.
+func (c *capturePool) pagedReturning(ctx context.Context) (sql.Result, error) {
 	var total int64
 	var after []any
 	for {
-		c.sql, c.vars = c.oneStatementSQL(after, c.pageRows)
+		c.sql, c.vars = c.pageSQL(after, c.pageRows)
 		n, err := c.scanReturned(ctx)
 		if err != nil {
 			return nil, err
@@ -47,8 +50,9 @@ func (c *capturePool) pagedOneStatement(ctx context.Context) (sql.Result, error)
 		if n == 0 {
 			break
 		}
-		sortByKey(c.old, c.rows)
-		after = c.old[len(c.old)-1].keyValues
+		// The last row returned, not the last in Go's order of keys: a page
+		// is returned in the database's key order (see oneStatementSQL).
+		after = c.last
 		if err := c.emit(); err != nil {
 			return nil, err
 		}
@@ -59,7 +63,15 @@ func (c *capturePool) pagedOneStatement(ctx context.Context) (sql.Result, error)
 	return returnedRows(total), nil
 }
 
-// emit hands the rows of oneStatement's page to the recorder and lets go
+// pageSQL is the SQL of one page of pagedReturning.
+func (c *capturePool) pageSQL(after []any, limit int) (string, []any) {
+	if c.strategy == deleteReturning {
+		return c.deletePageSQL(after, limit)
+	}
+	return c.oneStatementSQL(after, limit)
+}
+
+// emit hands the rows of a returning page to the recorder and lets go
 // of them.
 func (c *capturePool) emit() error {
 	for i, old := range c.old {

@@ -97,7 +97,7 @@ func TestCapabilities(t *testing.T) {
 			want = capabilities{dialect: "postgres", rowLocks: true, updateReturning: true, deleteReturning: true,
 				insertReturning: true, lockingCTE: true, phantoms: true, qualifiedReturning: true, rangePartitions: true}
 		case "mysql": // the test server is MariaDB 10.5+
-			want = capabilities{dialect: "mysql", rowLocks: true, deleteReturning: true, insertReturning: true,
+			want = capabilities{dialect: "mysql", rowLocks: true, deleteReturning: true, deleteLimit: true, insertReturning: true,
 				phantoms: true, keyWriteHint: "FORCE INDEX (PRIMARY)", timePrecision: 3, timeTruncates: true}
 		}
 		want.maxParams = maxKeyParams

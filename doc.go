@@ -41,7 +41,9 @@
 // FOR UPDATE) UPDATE ... FROM locked ... RETURNING the locked (old) and
 // updated (new) values, or DELETE ... USING locked ... RETURNING the deleted
 // rows. A hard delete on SQLite and MariaDB 10.5+ is DELETE ... RETURNING the
-// deleted rows. Elsewhere new values come from RETURNING (SQLite), from the
+// deleted rows. A plain Where write of more rows than a page (10,000) runs
+// page by page in key order, each page's entries written before the next
+// (README: bulk writes in bounded memory). Elsewhere new values come from RETURNING (SQLite), from the
 // SET clause's plain values, or are read back after the write (gorm.Expr on
 // MySQL, upserts, time values whose stored precision is not known). An update that
 // changes no tracked field writes no entry: values are compared
@@ -178,7 +180,9 @@
 // most one locked SELECT of the old rows and one SELECT of the new rows (on
 // PostgreSQL neither: the write itself locks and returns them), and one
 // multi-row INSERT. ARCHITECTURE.md lists the statements of each database. The number of statements does not grow with the number
-// of rows, except past WithBatchSize entries per INSERT. Field plans are
+// of rows, except past WithBatchSize entries per INSERT and 10,000 rows per
+// page of a paged Where write; memory holds one page of rows and one batch of
+// entries at a time. Field plans are
 // computed once per model schema and cached.
 //
 // # Limits

@@ -33,11 +33,12 @@ func (r *sqlRecorder) Trace(_ context.Context, _ time.Time, fc func() (string, i
 }
 
 // lockedUpdate matches the one-statement update of capture_sql.go: a CTE that
-// locks the rows, and the UPDATE of those rows returning old and new values.
-var lockedUpdate = regexp.MustCompile(`(?s)^WITH "auditlog_locked" AS \(SELECT .*\sFOR UPDATE\)\sUPDATE "(\w+)" SET .*\sFROM "auditlog_locked" WHERE .*\sRETURNING\s`)
+// locks the rows, and the UPDATE of those rows returning old and new values
+// (a page of a paged write: in a second CTE, its rows selected in key order).
+var lockedUpdate = regexp.MustCompile(`(?s)^WITH "auditlog_locked" AS \(SELECT .*\sFOR UPDATE\)\s(?:, "auditlog_written" AS \()?UPDATE "(\w+)" SET .*\sFROM "auditlog_locked" WHERE .*\sRETURNING\s`)
 
 // lockedDelete matches the one-statement hard delete of capture_sql.go.
-var lockedDelete = regexp.MustCompile(`(?s)^WITH "auditlog_locked" AS \(SELECT .*\sFOR UPDATE\)\sDELETE FROM "(\w+)" USING "auditlog_locked" WHERE .*\sRETURNING\s`)
+var lockedDelete = regexp.MustCompile(`(?s)^WITH "auditlog_locked" AS \(SELECT .*\sFOR UPDATE\)\s(?:, "auditlog_written" AS \()?DELETE FROM "(\w+)" USING "auditlog_locked" WHERE .*\sRETURNING\s`)
 
 var verbAndTable = regexp.MustCompile(`(?i)^\s*(INSERT INTO|UPDATE|DELETE FROM|SELECT .*? FROM)\s+[\x60"]?(\w+)`)
 
