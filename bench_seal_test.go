@@ -53,8 +53,9 @@ func BenchmarkSeal(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			b.StopTimer()
-			for _, sql := range []string{"UPDATE audit_log_entries SET seal_seq = NULL, leaf_hash = NULL",
-				"DELETE FROM audit_log_entries_batches", "VACUUM ANALYZE audit_log_entries"} {
+			for _, sql := range []string{"DELETE FROM audit_log_entries_seals",
+				"DELETE FROM audit_log_entries_seal_state", "DELETE FROM audit_log_entries_batches", "VACUUM ANALYZE audit_log_entries",
+				"VACUUM ANALYZE audit_log_entries_seals"} {
 				if err := db.Exec(sql).Error; err != nil {
 					b.Fatal(err)
 				}

@@ -38,9 +38,14 @@ type leafRow struct {
 	computed []byte `gorm:"-"`
 }
 
-// leafColumns are the columns leafRow reads, in its field order.
-var leafColumns = []string{"id", "table_name", "object_pk", "object_repr", "action", "changes",
-	"actor_id", "remote_addr", "cid", "data", "snapshot", "created_at", "seal_seq", "leaf_hash", "erased_by"}
+// leafSelect and unsealedSelect are the columns leafRow reads, in its
+// field order, from the log (e) and the seal table (s).
+const (
+	leafSelect = "e.id, e.table_name, e.object_pk, e.object_repr, e.action, e.changes, e.actor_id, e.remote_addr, " +
+		"e.cid, e.data, e.snapshot, e.created_at, s.seal_seq, s.leaf_hash, e.erased_by"
+	unsealedSelect = "e.id, e.table_name, e.object_pk, e.object_repr, e.action, e.changes, e.actor_id, e.remote_addr, " +
+		"e.cid, e.data, e.snapshot, e.created_at, NULL, NULL, e.erased_by"
+)
 
 // appendLeafInput appends the version 1 leaf encoding of r to b: the
 // version byte, the ID, the text and JSON columns each as a 4-byte length

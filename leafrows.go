@@ -7,18 +7,47 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
-// readLeafRows reads the entries matching the condition in seal order (ties,
-// and unsealed entries, by ID), scanning straight into leafRow without
-// GORM's reflection: the sealer and Verify read every entry once.
-// limit > 0 reads at most that many.
-func (p *Plugin) readLeafRows(tx *gorm.DB, limit int, cond string, args ...any) ([]leafRow, error) {
-	q := tx.Table(p.cfg.table).Select(leafColumns).Where(cond, args...).Order("seal_seq, id")
-	if limit > 0 {
-		q = q.Limit(limit)
+// leafSource is what readLeafRows reads.
+type leafSource int
+
+const (
+	// sealedLeaves: the seal table joined to the log, in seal order: the
+	// sealed entries still in the log (cond on s.seal_seq).
+	sealedLeaves leafSource = iota
+	// entryLeaves: the log joined to the seal table where it has a row, in
+	// ID order: entries by ID, sealed or not (cond on e.id).
+	entryLeaves
+	// unsealedLeaves: the log's entries without a seal row, in ID order
+	// (cond on e.id; an anti-join over the log's primary key).
+	unsealedLeaves
+)
+
+// readLeafRows reads the entries of src matching cond, scanning straight
+// into leafRow without GORM's reflection: the sealer and Verify read every
+// entry once. The log is aliased e, the seal table s. limit > 0 reads at
+// most that many.
+func (p *Plugin) readLeafRows(tx *gorm.DB, src leafSource, limit int, cond string, args ...any) ([]leafRow, error) {
+	log, seals := clause.Table{Name: p.cfg.table}, clause.Table{Name: p.sealTable()}
+	var q string
+	switch src {
+	case sealedLeaves:
+		q = "SELECT " + leafSelect + " FROM ? s JOIN ? e ON e.id = s.entry_id WHERE " + cond + " ORDER BY s.seal_seq"
+		args = append([]any{seals, log}, args...)
+	case entryLeaves:
+		q = "SELECT " + leafSelect + " FROM ? e LEFT JOIN ? s ON s.entry_id = e.id WHERE " + cond + " ORDER BY e.id"
+		args = append([]any{log, seals}, args...)
+	default:
+		q = "SELECT " + unsealedSelect + " FROM ? e WHERE (" + cond + ") AND NOT EXISTS (SELECT 1 FROM ? s WHERE s.entry_id = e.id) ORDER BY e.id"
+		args = append(append([]any{log}, args...), seals)
 	}
-	rows, err := q.Rows()
+	if limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, limit)
+	}
+	rows, err := tx.Raw(q, args...).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("read entries: %w", err)
 	}
@@ -93,7 +122,7 @@ func (p *Plugin) newLeafStream(ctx context.Context, tx *gorm.DB, end int64) *lea
 		tx := tx.WithContext(ctx)
 		var buf []byte
 		for lo := int64(0); lo < end; lo += verifyPage {
-			rows, err := p.readLeafRows(tx, 0, "seal_seq >= ? AND seal_seq < ?", lo, min(lo+verifyPage, end))
+			rows, err := p.readLeafRows(tx, sealedLeaves, 0, "s.seal_seq >= ? AND s.seal_seq < ?", lo, min(lo+verifyPage, end))
 			for i := range rows { // hash here, on this goroutine, while the checker checks the last page
 				if rows[i].ErasedBy == nil {
 					var sum [32]byte
@@ -144,7 +173,7 @@ func (s *leafStream) page() (leafPage, bool) {
 	}
 	lo := s.lo
 	s.lo += verifyPage
-	rows, err := s.p.readLeafRows(s.tx, 0, "seal_seq >= ? AND seal_seq < ?", lo, min(lo+verifyPage, s.end))
+	rows, err := s.p.readLeafRows(s.tx, sealedLeaves, 0, "s.seal_seq >= ? AND s.seal_seq < ?", lo, min(lo+verifyPage, s.end))
 	return leafPage{rows, err}, true
 }
 

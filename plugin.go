@@ -144,15 +144,27 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 }
 
 // AutoMigrate creates or updates the log table (the one named by WithTable)
-// and its indexes, and the seal chain's header table (the log table's name
-// with "_batches" appended, see BatchHeader). For the log table alone, with
-// the default name, db.AutoMigrate(&auditlog.LogEntry{}) is the same; Seal
-// creates the header table when it is missing.
+// and its indexes, and the seal chain's tables: the header table (the log
+// table's name with "_batches" appended, see BatchHeader), the seal table
+// ("_seals": each sealed entry's sequence number and leaf hash) and the
+// sealer's state ("_seal_state"). A log sealed by an earlier version, which
+// kept the seal data in the log's seal_seq and leaf_hash columns, has it
+// moved to the seal table and those columns and their index dropped (one
+// pass over the log, once). For the log table alone, with the default name,
+// db.AutoMigrate(&auditlog.LogEntry{}) is the same; Seal creates the seal
+// chain's tables when they are missing, and moves old seal data too.
 func (p *Plugin) AutoMigrate(db *gorm.DB) error {
 	if err := db.Table(p.cfg.table).AutoMigrate(&LogEntry{}); err != nil {
 		return err
 	}
-	return db.Table(p.headerTable()).AutoMigrate(&BatchHeader{})
+	tx := db.Session(&gorm.Session{NewDB: true})
+	for name, model := range map[string]any{p.headerTable(): &BatchHeader{}, p.sealTable(): &sealRow{},
+		p.sealStateTable(): &sealState{}} {
+		if err := tx.Table(name).AutoMigrate(model); err != nil {
+			return err
+		}
+	}
+	return p.migrateSealTables(tx)
 }
 
 func (p *Plugin) namer() schema.Namer {

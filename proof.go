@@ -36,7 +36,10 @@ type Proof struct {
 // purged: a proof needs every leaf of the tree).
 func (p *Plugin) Prove(ctx context.Context, db *gorm.DB, id, treeSize int64) (Proof, error) {
 	tx := db.Session(&gorm.Session{NewDB: true, Context: ctx})
-	rows, err := p.readLeafRows(tx, 0, "id = ?", id)
+	if !tx.Migrator().HasTable(p.sealTable()) {
+		return Proof{}, fmt.Errorf("auditlog: prove entry %d: %w", id, ErrNotSealed)
+	}
+	rows, err := p.readLeafRows(tx, entryLeaves, 0, "e.id = ?", id)
 	if err != nil {
 		return Proof{}, fmt.Errorf("auditlog: prove: %w", err)
 	}
@@ -99,7 +102,7 @@ func (p *Plugin) nodeHashes(tx *gorm.DB, ids []compact.NodeID) ([][]byte, error)
 				SealSeq  int64
 				LeafHash []byte
 			}
-			err := tx.Table(p.cfg.table).Select("seal_seq, leaf_hash").Where("seal_seq >= ? AND seal_seq < ?", lo, hi).
+			err := tx.Table(p.sealTable()).Select("seal_seq, leaf_hash").Where("seal_seq >= ? AND seal_seq < ?", lo, hi).
 				Order("seal_seq").Find(&leaves).Error
 			if err != nil {
 				return nil, err

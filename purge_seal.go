@@ -23,7 +23,7 @@ func (p *Plugin) purgeSealed(ctx context.Context, db *gorm.DB, before time.Time,
 		reason = "retention"
 	}
 	tx := db.Session(&gorm.Session{NewDB: true, Context: ctx})
-	if err := p.ensureHeaderTable(tx); err != nil {
+	if err := p.migrateSealTables(tx); err != nil {
 		return 0, err
 	}
 	var deleted int64
@@ -77,7 +77,9 @@ func (p *Plugin) purgeBatch(tx *gorm.DB, before time.Time, reason string) (n int
 	}
 	h := &hs[0]
 	var newer int64
-	inBatch := tx.Table(p.cfg.table).Where("seal_seq >= ? AND seal_seq < ?", h.Start, h.Start+h.Size)
+	sealed := tx.Session(&gorm.Session{NewDB: true}).Table(p.sealTable()).Select("entry_id").
+		Where("seal_seq >= ? AND seal_seq < ?", h.Start, h.Start+h.Size)
+	inBatch := tx.Table(p.cfg.table).Where("id >= ? AND id <= ? AND id IN (?)", h.FirstID, h.LastID, sealed)
 	if err := inBatch.Session(&gorm.Session{}).Where("created_at >= ?", p.capabilities(tx).timeBound(before)).
 		Count(&newer).Error; err != nil {
 		return 0, false, err

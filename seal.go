@@ -2,7 +2,6 @@ package auditlog
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"time"
@@ -59,21 +58,12 @@ const maxSealBatch = 100000
 func (p *Plugin) Seal(ctx context.Context, db *gorm.DB) (SealResult, error) {
 	var res SealResult
 	tx := db.Session(&gorm.Session{NewDB: true, Context: ctx})
-	if err := p.ensureHeaderTable(tx); err != nil {
+	if err := p.migrateSealTables(tx); err != nil {
 		return res, err
 	}
 	cfg := p.sealConfig()
-	for {
-		if err := ctx.Err(); err != nil {
-			return res, fmt.Errorf("auditlog: seal: %w", err)
-		}
-		n, err := p.sealBatch(ctx, tx, cfg.BatchSize, &res)
-		if err != nil {
-			return res, fmt.Errorf("auditlog: seal: %w", err)
-		}
-		if n < cfg.BatchSize {
-			break
-		}
+	if err := p.sealAll(ctx, tx, cfg.BatchSize, &res); err != nil {
+		return res, fmt.Errorf("auditlog: seal: %w", err)
 	}
 	head, err := p.lastHeader(tx)
 	if err != nil {
@@ -98,6 +88,66 @@ func (p *Plugin) Seal(ctx context.Context, db *gorm.DB) (SealResult, error) {
 	return res, nil
 }
 
+// sealAll seals the unsealed entries above the watermark in batches of
+// size, in ID order, then moves the watermark (see sealState). Whether the
+// watermark's candidate is settled is asked before the first batch reads:
+// a transaction that then could hold an ID up to the candidate has ended,
+// so its entries are visible to every batch, and once all are sealed the
+// watermark may move up to the candidate.
+func (p *Plugin) sealAll(ctx context.Context, tx *gorm.DB, size int, res *SealResult) error {
+	st, err := p.readSealState(tx)
+	if err != nil {
+		return err
+	}
+	settled := false
+	if st.CandID != nil {
+		if settled, err = p.capabilities(tx).sealSettled(tx, st.Token); err != nil {
+			return fmt.Errorf("seal state: %w", err)
+		}
+	}
+	for cursor := st.LowID; ; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, last, err := p.sealBatch(ctx, tx, size, cursor, res)
+		if err != nil {
+			return err
+		}
+		if n < size {
+			break
+		}
+		cursor = last
+	}
+	return p.withSealLock(ctx, tx, func(tx *gorm.DB) error { return p.moveWatermark(tx, st, settled) })
+}
+
+// moveWatermark moves the watermark of state st, read before the seal,
+// up to its candidate when that was settled, and takes a new candidate
+// (the largest ID visible now) when there is none.
+func (p *Plugin) moveWatermark(tx *gorm.DB, st sealState, settled bool) error {
+	next := st
+	if settled {
+		next.LowID, next.CandID, next.Token = max(st.LowID, *st.CandID), nil, ""
+	}
+	if next.CandID == nil {
+		var top *int64
+		if err := tx.Table(p.cfg.table).Select("MAX(id)").Scan(&top).Error; err != nil {
+			return fmt.Errorf("seal state: %w", err)
+		}
+		if top != nil && *top > next.LowID {
+			tok, err := p.capabilities(tx).sealMark(tx)
+			if err != nil {
+				return fmt.Errorf("seal state: %w", err)
+			}
+			next.CandID, next.Token = top, tok
+		}
+	}
+	if next.LowID == st.LowID && next.Token == st.Token && (next.CandID == nil) == (st.CandID == nil) {
+		return nil
+	}
+	return p.writeSealState(tx, st, next)
+}
+
 // headerTree is the tree size and root after h (the empty tree for nil).
 func headerTree(h *BatchHeader) (int64, []byte, error) {
 	r, err := treeRange(h)
@@ -108,12 +158,13 @@ func headerTree(h *BatchHeader) (int64, []byte, error) {
 	return int64(r.End()), root, err
 }
 
-// sealBatch seals up to limit entries in one locked transaction and
-// reports how many.
-func (p *Plugin) sealBatch(ctx context.Context, db *gorm.DB, limit int, res *SealResult) (int, error) {
+// sealBatch seals up to limit unsealed entries with IDs above cursor in
+// one locked transaction and reports how many and the last one's ID.
+func (p *Plugin) sealBatch(ctx context.Context, db *gorm.DB, limit int, cursor int64, res *SealResult) (int, int64, error) {
 	var n int
+	var lastID int64
 	err := p.withSealLock(ctx, db, func(tx *gorm.DB) error {
-		rows, err := p.readLeafRows(tx, limit, "seal_seq IS NULL")
+		rows, err := p.readLeafRows(tx, unsealedLeaves, limit, "e.id > ?", cursor)
 		if err != nil {
 			return fmt.Errorf("unsealed: %w", err)
 		}
@@ -125,11 +176,12 @@ func (p *Plugin) sealBatch(ctx context.Context, db *gorm.DB, limit int, res *Sea
 		if len(rows) == 0 {
 			return nil
 		}
+		lastID = rows[len(rows)-1].ID
 		h, err := p.newSealHeader(last, rows)
 		if err != nil {
 			return err
 		}
-		if err := p.markSealed(tx, rows); err != nil {
+		if err := p.insertSeals(tx, rows); err != nil {
 			return err
 		}
 		if p.cfg.sealHook != nil {
@@ -144,7 +196,7 @@ func (p *Plugin) sealBatch(ctx context.Context, db *gorm.DB, limit int, res *Sea
 		res.Entries += int64(len(rows))
 		return nil
 	})
-	return n, err
+	return n, lastID, err
 }
 
 // newSealHeader computes the leaf hashes of rows (stored into them) and the
@@ -183,23 +235,16 @@ func (p *Plugin) newSealHeader(last *BatchHeader, rows []leafRow) (*BatchHeader,
 	return h, nil
 }
 
-// errSealConflict: an entry being sealed was sealed by someone else meanwhile.
-var errSealConflict = errors.New("an entry was sealed concurrently; nothing sealed")
-
-// markSealed sets the seal sequence and leaf hash of rows, failing (so the
-// batch rolls back) when any of them is no longer unsealed.
-func (p *Plugin) markSealed(tx *gorm.DB, rows []leafRow) error {
+// insertSeals inserts the seal rows of rows. The seal table's unique
+// entry_id fails it (and so the batch) for an entry sealed meanwhile.
+func (p *Plugin) insertSeals(tx *gorm.DB, rows []leafRow) error {
 	caps := p.capabilities(tx)
-	for start := 0; start < len(rows); start += caps.sealUpdateRows() {
-		chunk := rows[start:min(start+caps.sealUpdateRows(), len(rows))]
+	for start := 0; start < len(rows); start += caps.sealInsertRows() {
+		chunk := rows[start:min(start+caps.sealInsertRows(), len(rows))]
 		st := &gorm.Statement{DB: tx, Context: tx.Statement.Context, Vars: make([]any, 0, 3*len(chunk))}
-		caps.writeSealUpdate(st, p.cfg.table, chunk)
-		res, err := tx.Statement.ConnPool.ExecContext(tx.Statement.Context, st.SQL.String(), st.Vars...)
-		if err != nil {
-			return fmt.Errorf("mark entries sealed: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil || n != int64(len(chunk)) {
-			return fmt.Errorf("%w (%d of %d rows updated)", errSealConflict, n, len(chunk))
+		caps.writeSealInsert(st, p.sealTable(), chunk)
+		if _, err := tx.Statement.ConnPool.ExecContext(tx.Statement.Context, st.SQL.String(), st.Vars...); err != nil {
+			return fmt.Errorf("insert seal rows: %w", err)
 		}
 	}
 	return nil
@@ -271,18 +316,6 @@ func (p *Plugin) sealLockName() string {
 
 // headerTable is the name of the batch header table.
 func (p *Plugin) headerTable() string { return p.cfg.table + "_batches" }
-
-// ensureHeaderTable creates the header table when it does not exist.
-func (p *Plugin) ensureHeaderTable(tx *gorm.DB) error {
-	if tx.Migrator().HasTable(p.headerTable()) {
-		return nil
-	}
-	err := tx.Table(p.headerTable()).AutoMigrate(&BatchHeader{})
-	if err != nil && !tx.Migrator().HasTable(p.headerTable()) { // not another sealer creating it too
-		return fmt.Errorf("auditlog: create header table: %w", err)
-	}
-	return nil
-}
 
 // lastHeader is the header with the highest batch number, nil for none.
 func (p *Plugin) lastHeader(tx *gorm.DB) (*BatchHeader, error) {
