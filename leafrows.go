@@ -15,38 +15,80 @@ type leafSource int
 
 const (
 	// sealedLeaves: the seal table joined to the log, in seal order: the
-	// sealed entries still in the log (cond on s.seal_seq).
+	// sealed entries still in the log (cond on s.seal_seq or e.id; for a
+	// range of seal sequence numbers, readSealedPage plans better).
 	sealedLeaves leafSource = iota
 	// entryLeaves: the log joined to the seal table where it has a row, in
 	// ID order: entries by ID, sealed or not (cond on e.id).
 	entryLeaves
-	// unsealedLeaves: the log's entries without a seal row, in ID order
-	// (cond on e.id; an anti-join over the log's primary key).
-	unsealedLeaves
+	// logLeaves: the log alone, in ID order, seal columns NULL (cond on e.id).
+	logLeaves
 )
 
 // readLeafRows reads the entries of src matching cond, scanning straight
 // into leafRow without GORM's reflection: the sealer and Verify read every
-// entry once. The log is aliased e, the seal table s. limit > 0 reads at
-// most that many.
-func (p *Plugin) readLeafRows(tx *gorm.DB, src leafSource, limit int, cond string, args ...any) ([]leafRow, error) {
+// entry once. The log is aliased e, the seal table s.
+func (p *Plugin) readLeafRows(tx *gorm.DB, src leafSource, cond string, args ...any) ([]leafRow, error) {
 	log, seals := clause.Table{Name: p.cfg.table}, clause.Table{Name: p.sealTable()}
-	var q string
 	switch src {
 	case sealedLeaves:
-		q = "SELECT " + leafSelect + " FROM ? s JOIN ? e ON e.id = s.entry_id WHERE " + cond + " ORDER BY s.seal_seq"
-		args = append([]any{seals, log}, args...)
+		q := "SELECT " + leafSelect + " FROM ? s JOIN ? e ON e.id = s.entry_id WHERE " + cond + " ORDER BY s.seal_seq"
+		return queryLeafRows(tx, q, append([]any{seals, log}, args...)...)
 	case entryLeaves:
-		q = "SELECT " + leafSelect + " FROM ? e LEFT JOIN ? s ON s.entry_id = e.id WHERE " + cond + " ORDER BY e.id"
-		args = append([]any{log, seals}, args...)
-	default:
-		q = "SELECT " + unsealedSelect + " FROM ? e WHERE (" + cond + ") AND NOT EXISTS (SELECT 1 FROM ? s WHERE s.entry_id = e.id) ORDER BY e.id"
-		args = append(append([]any{log}, args...), seals)
+		q := "SELECT " + leafSelect + " FROM ? e LEFT JOIN ? s ON s.entry_id = e.id WHERE " + cond + " ORDER BY e.id"
+		return queryLeafRows(tx, q, append([]any{log, seals}, args...)...)
 	}
-	if limit > 0 {
-		q += " LIMIT ?"
-		args = append(args, limit)
+	q := "SELECT " + unsealedSelect + " FROM ? e WHERE " + cond + " ORDER BY e.id"
+	return queryLeafRows(tx, q, append([]any{log}, args...)...)
+}
+
+// readUnsealed reads up to limit entries with IDs above cursor that have
+// no seal row, in ID order: an anti-join that walks the log's primary key
+// and the seal table's entry_id index from cursor on (both bounded, so that
+// a merge join does not start at the first entry ever sealed).
+func (p *Plugin) readUnsealed(tx *gorm.DB, cursor int64, limit int) ([]leafRow, error) {
+	q := "SELECT " + unsealedSelect + " FROM ? e WHERE e.id > ? AND NOT EXISTS " +
+		"(SELECT 1 FROM ? s WHERE s.entry_id = e.id AND s.entry_id > ?) ORDER BY e.id LIMIT ?"
+	return queryLeafRows(tx, q, clause.Table{Name: p.cfg.table}, cursor, clause.Table{Name: p.sealTable()}, cursor, limit)
+}
+
+// readSealedPage reads the sealed entries of seal sequence lo..hi-1 still
+// in the log, in seal order: the seal rows, then their entries by ID, in
+// two statements (a join is planned as a merge join over the whole log).
+func (p *Plugin) readSealedPage(tx *gorm.DB, lo, hi int64) ([]leafRow, error) {
+	var seals []sealRow
+	if err := tx.Table(p.sealTable()).Where("seal_seq >= ? AND seal_seq < ?", lo, hi).Order("seal_seq").
+		Find(&seals).Error; err != nil {
+		return nil, fmt.Errorf("read seal rows: %w", err)
 	}
+	if len(seals) == 0 {
+		return nil, nil
+	}
+	ids := make([]int64, len(seals))
+	for i := range seals {
+		ids[i] = seals[i].EntryID
+	}
+	rows, err := p.readLeafRows(tx, logLeaves, "e.id IN ?", ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]int, len(rows))
+	for i := range rows {
+		byID[rows[i].ID] = i
+	}
+	out := make([]leafRow, 0, len(rows))
+	for i := range seals {
+		if j, ok := byID[seals[i].EntryID]; ok {
+			r := rows[j]
+			r.SealSeq, r.LeafHash = &seals[i].SealSeq, seals[i].LeafHash
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// queryLeafRows runs q and scans its rows of leafSelect's columns.
+func queryLeafRows(tx *gorm.DB, q string, args ...any) ([]leafRow, error) {
 	rows, err := tx.Raw(q, args...).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("read entries: %w", err)
@@ -66,7 +108,7 @@ func (p *Plugin) readLeafRows(tx *gorm.DB, src leafSource, limit int, cond strin
 	return out, nil
 }
 
-// scan reads one row of leafColumns.
+// scan reads one row of leafSelect's columns.
 func (r *leafRow) scan(rows *sql.Rows) error {
 	var repr, actor, addr, cid sql.NullString
 	var seq, erased sql.NullInt64
@@ -122,7 +164,7 @@ func (p *Plugin) newLeafStream(ctx context.Context, tx *gorm.DB, end int64) *lea
 		tx := tx.WithContext(ctx)
 		var buf []byte
 		for lo := int64(0); lo < end; lo += verifyPage {
-			rows, err := p.readLeafRows(tx, sealedLeaves, 0, "s.seal_seq >= ? AND s.seal_seq < ?", lo, min(lo+verifyPage, end))
+			rows, err := p.readSealedPage(tx, lo, min(lo+verifyPage, end))
 			for i := range rows { // hash here, on this goroutine, while the checker checks the last page
 				if rows[i].ErasedBy == nil {
 					var sum [32]byte
@@ -173,7 +215,7 @@ func (s *leafStream) page() (leafPage, bool) {
 	}
 	lo := s.lo
 	s.lo += verifyPage
-	rows, err := s.p.readLeafRows(s.tx, sealedLeaves, 0, "s.seal_seq >= ? AND s.seal_seq < ?", lo, min(lo+verifyPage, s.end))
+	rows, err := s.p.readSealedPage(s.tx, lo, min(lo+verifyPage, s.end))
 	return leafPage{rows, err}, true
 }
 

@@ -39,7 +39,7 @@ func (p *Plugin) Prove(ctx context.Context, db *gorm.DB, id, treeSize int64) (Pr
 	if !tx.Migrator().HasTable(p.sealTable()) {
 		return Proof{}, fmt.Errorf("auditlog: prove entry %d: %w", id, ErrNotSealed)
 	}
-	rows, err := p.readLeafRows(tx, entryLeaves, 0, "e.id = ?", id)
+	rows, err := p.readLeafRows(tx, entryLeaves, "e.id = ?", id)
 	if err != nil {
 		return Proof{}, fmt.Errorf("auditlog: prove: %w", err)
 	}

@@ -164,7 +164,7 @@ func (p *Plugin) sealBatch(ctx context.Context, db *gorm.DB, limit int, cursor i
 	var n int
 	var lastID int64
 	err := p.withSealLock(ctx, db, func(tx *gorm.DB) error {
-		rows, err := p.readLeafRows(tx, unsealedLeaves, limit, "e.id > ?", cursor)
+		rows, err := p.readUnsealed(tx, cursor, limit)
 		if err != nil {
 			return fmt.Errorf("unsealed: %w", err)
 		}

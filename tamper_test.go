@@ -51,7 +51,7 @@ func forgeEntry(t *testing.T, db *gorm.DB, seq int64) {
 func rewriteLeaf(t *testing.T, p *Plugin, db *gorm.DB, id int64) {
 	t.Helper()
 	execSQL(t, db, "UPDATE audit_log_entries SET actor_id = 'mallory' WHERE id = ?", id)
-	rows, err := p.readLeafRows(db, entryLeaves, 0, "e.id = ?", id)
+	rows, err := p.readLeafRows(db, entryLeaves, "e.id = ?", id)
 	if err != nil || len(rows) != 1 {
 		t.Fatalf("read %d: %v", id, err)
 	}

@@ -245,7 +245,7 @@ func (v *verifier) tail(end int64) error {
 	if !v.tx.Migrator().HasTable(v.p.sealTable()) {
 		return nil
 	}
-	rows, err := v.p.readLeafRows(v.tx, sealedLeaves, 0, "s.seal_seq >= ?", max(end, 0))
+	rows, err := v.p.readLeafRows(v.tx, sealedLeaves, "s.seal_seq >= ?", max(end, 0))
 	if err != nil {
 		return err
 	}
@@ -293,7 +293,7 @@ type eraseData struct {
 // entry id.
 func (c *eraseCache) recorded(v *verifier, id, eraseID int64) (bool, error) {
 	if c.id != eraseID {
-		rows, err := v.p.readLeafRows(v.tx, entryLeaves, 0, "e.id = ?", eraseID)
+		rows, err := v.p.readLeafRows(v.tx, entryLeaves, "e.id = ?", eraseID)
 		if err != nil {
 			return false, fmt.Errorf("read erase entry %d: %w", eraseID, err)
 		}

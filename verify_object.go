@@ -37,7 +37,7 @@ func (p *Plugin) VerifyObject(ctx context.Context, db *gorm.DB, obj any, opts Ve
 		v.max = 1000
 	}
 	if len(ids) > 0 && tx.Migrator().HasTable(p.sealTable()) {
-		rows, err := p.readLeafRows(tx, sealedLeaves, 0, "e.id IN ?", ids)
+		rows, err := p.readLeafRows(tx, sealedLeaves, "e.id IN ?", ids)
 		if err != nil {
 			return VerifyReport{}, fmt.Errorf("auditlog: verify object: %w", err)
 		}
