@@ -21,8 +21,6 @@ const (
 	// entryLeaves: the log joined to the seal table where it has a row, in
 	// ID order: entries by ID, sealed or not (cond on e.id).
 	entryLeaves
-	// logLeaves: the log alone, in ID order, seal columns NULL (cond on e.id).
-	logLeaves
 )
 
 // readLeafRows reads the entries of src matching cond, scanning straight
@@ -30,16 +28,12 @@ const (
 // entry once. The log is aliased e, the seal table s.
 func (p *Plugin) readLeafRows(tx *gorm.DB, src leafSource, cond string, args ...any) ([]leafRow, error) {
 	log, seals := clause.Table{Name: p.cfg.table}, clause.Table{Name: p.sealTable()}
-	switch src {
-	case sealedLeaves:
+	if src == sealedLeaves {
 		q := "SELECT " + leafSelect + " FROM ? s JOIN ? e ON e.id = s.entry_id WHERE " + cond + " ORDER BY s.seal_seq"
-		return queryLeafRows(tx, q, append([]any{seals, log}, args...)...)
-	case entryLeaves:
-		q := "SELECT " + leafSelect + " FROM ? e LEFT JOIN ? s ON s.entry_id = e.id WHERE " + cond + " ORDER BY e.id"
-		return queryLeafRows(tx, q, append([]any{log, seals}, args...)...)
+		return queryLeafRows(tx, false, q, append([]any{seals, log}, args...)...)
 	}
-	q := "SELECT " + unsealedSelect + " FROM ? e WHERE " + cond + " ORDER BY e.id"
-	return queryLeafRows(tx, q, append([]any{log}, args...)...)
+	q := "SELECT " + leafSelect + " FROM ? e LEFT JOIN ? s ON s.entry_id = e.id WHERE " + cond + " ORDER BY e.id"
+	return queryLeafRows(tx, false, q, append([]any{log, seals}, args...)...)
 }
 
 // readUnsealed reads up to limit entries with IDs above cursor that have
@@ -49,7 +43,7 @@ func (p *Plugin) readLeafRows(tx *gorm.DB, src leafSource, cond string, args ...
 func (p *Plugin) readUnsealed(tx *gorm.DB, cursor int64, limit int) ([]leafRow, error) {
 	q := "SELECT " + unsealedSelect + " FROM ? e WHERE e.id > ? AND NOT EXISTS " +
 		"(SELECT 1 FROM ? s WHERE s.entry_id = e.id AND s.entry_id > ?) ORDER BY e.id LIMIT ?"
-	return queryLeafRows(tx, q, clause.Table{Name: p.cfg.table}, cursor, clause.Table{Name: p.sealTable()}, cursor, limit)
+	return queryLeafRows(tx, false, q, clause.Table{Name: p.cfg.table}, cursor, clause.Table{Name: p.sealTable()}, cursor, limit)
 }
 
 // readSealedPage reads the sealed entries of seal sequence lo..hi-1 still
@@ -68,7 +62,8 @@ func (p *Plugin) readSealedPage(tx *gorm.DB, lo, hi int64) ([]leafRow, error) {
 	for i := range seals {
 		ids[i] = seals[i].EntryID
 	}
-	rows, err := p.readLeafRows(tx, logLeaves, "e.id IN ?", ids)
+	q := "SELECT " + unsealedSelect + " FROM ? e WHERE e.id IN ?"
+	rows, err := queryLeafRows(tx, true, q, clause.Table{Name: p.cfg.table}, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -87,18 +82,26 @@ func (p *Plugin) readSealedPage(tx *gorm.DB, lo, hi int64) ([]leafRow, error) {
 	return out, nil
 }
 
-// queryLeafRows runs q and scans its rows of leafSelect's columns.
-func queryLeafRows(tx *gorm.DB, q string, args ...any) ([]leafRow, error) {
+// queryLeafRows runs q and scans its rows of leafSelect's columns; with
+// hash, it computes the leaf hash of each entry not erased (leafRow.computed)
+// as it is scanned, while the database sends the next rows.
+func queryLeafRows(tx *gorm.DB, hash bool, q string, args ...any) ([]leafRow, error) {
 	rows, err := tx.Raw(q, args...).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("read entries: %w", err)
 	}
 	defer rows.Close()
 	var out []leafRow
+	var buf []byte
 	for rows.Next() {
 		var r leafRow
 		if err := r.scan(rows); err != nil {
 			return nil, fmt.Errorf("read entries: %w", err)
+		}
+		if hash && r.ErasedBy == nil {
+			var sum [32]byte
+			sum, buf = leafHash(buf, &r)
+			r.computed = sum[:]
 		}
 		out = append(out, r)
 	}
@@ -162,16 +165,8 @@ func (p *Plugin) newLeafStream(ctx context.Context, tx *gorm.DB, end int64) *lea
 		defer close(s.done)
 		defer close(s.pages)
 		tx := tx.WithContext(ctx)
-		var buf []byte
 		for lo := int64(0); lo < end; lo += verifyPage {
-			rows, err := p.readSealedPage(tx, lo, min(lo+verifyPage, end))
-			for i := range rows { // hash here, on this goroutine, while the checker checks the last page
-				if rows[i].ErasedBy == nil {
-					var sum [32]byte
-					sum, buf = leafHash(buf, &rows[i])
-					rows[i].computed = sum[:]
-				}
-			}
+			rows, err := p.readSealedPage(tx, lo, min(lo+verifyPage, end)) // hashed as read
 			select {
 			case s.pages <- leafPage{rows, err}:
 			case <-ctx.Done():

@@ -105,18 +105,24 @@ func (p *Plugin) sealAll(ctx context.Context, tx *gorm.DB, size int, res *SealRe
 			return fmt.Errorf("seal state: %w", err)
 		}
 	}
-	for cursor := st.LowID; ; {
+	reader := p.newUnsealedReader(ctx, tx, st.LowID, size)
+	defer reader.close()
+	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		n, last, err := p.sealBatch(ctx, tx, size, cursor, res)
+		rows, err := reader.next()
 		if err != nil {
-			return err
+			return fmt.Errorf("unsealed: %w", err)
 		}
-		if n < size {
+		if len(rows) > 0 {
+			if err := p.sealBatch(ctx, tx, rows, res); err != nil {
+				return err
+			}
+		}
+		if len(rows) < size {
 			break
 		}
-		cursor = last
 	}
 	return p.withSealLock(ctx, tx, func(tx *gorm.DB) error { return p.moveWatermark(tx, st, settled) })
 }
@@ -158,25 +164,18 @@ func headerTree(h *BatchHeader) (int64, []byte, error) {
 	return int64(r.End()), root, err
 }
 
-// sealBatch seals up to limit unsealed entries with IDs above cursor in
-// one locked transaction and reports how many and the last one's ID.
-func (p *Plugin) sealBatch(ctx context.Context, db *gorm.DB, limit int, cursor int64, res *SealResult) (int, int64, error) {
-	var n int
-	var lastID int64
-	err := p.withSealLock(ctx, db, func(tx *gorm.DB) error {
-		rows, err := p.readUnsealed(tx, cursor, limit)
-		if err != nil {
-			return fmt.Errorf("unsealed: %w", err)
+// sealBatch seals rows, unsealed entries in ID order read before, in one
+// locked transaction, but those sealed meanwhile by another sealer.
+func (p *Plugin) sealBatch(ctx context.Context, db *gorm.DB, rows []leafRow, res *SealResult) error {
+	return p.withSealLock(ctx, db, func(tx *gorm.DB) error {
+		rows, err := p.stillUnsealed(tx, rows)
+		if err != nil || len(rows) == 0 {
+			return err
 		}
-		n = len(rows)
 		last, err := p.lastHeader(tx)
 		if err != nil {
 			return err
 		}
-		if len(rows) == 0 {
-			return nil
-		}
-		lastID = rows[len(rows)-1].ID
 		h, err := p.newSealHeader(last, rows)
 		if err != nil {
 			return err
@@ -196,7 +195,6 @@ func (p *Plugin) sealBatch(ctx context.Context, db *gorm.DB, limit int, cursor i
 		res.Entries += int64(len(rows))
 		return nil
 	})
-	return n, lastID, err
 }
 
 // newSealHeader computes the leaf hashes of rows (stored into them) and the
@@ -214,10 +212,13 @@ func (p *Plugin) newSealHeader(last *BatchHeader, rows []leafRow) (*BatchHeader,
 	}
 	var buf []byte
 	for i := range rows {
-		var sum [32]byte
-		sum, buf = leafHash(buf, &rows[i])
+		if rows[i].computed == nil {
+			var sum [32]byte
+			sum, buf = leafHash(buf, &rows[i])
+			rows[i].computed = sum[:]
+		}
 		seq := h.Start + int64(i)
-		rows[i].SealSeq, rows[i].LeafHash = &seq, sum[:]
+		rows[i].SealSeq, rows[i].LeafHash = &seq, rows[i].computed
 		if err := batch.Append(rows[i].LeafHash, nil); err != nil {
 			return nil, err
 		}

@@ -75,17 +75,17 @@ func (p *Plugin) migrateSealTables(tx *gorm.DB) error {
 
 // moveLegacySeals copies seal_seq and leaf_hash of sealed log rows into the
 // seal table (the rows not there yet) in one transaction, then drops the
-// legacy index and columns. Cost: one pass over the log, once.
+// legacy index and columns (the copy is one statement: a crash before the
+// columns are dropped leaves them for the next call). Cost: one pass over
+// the log, once.
 func (p *Plugin) moveLegacySeals(tx *gorm.DB) error {
 	m := tx.Table(p.cfg.table).Migrator()
 	if !m.HasColumn(p.cfg.table, "seal_seq") {
 		return nil
 	}
-	err := tx.Transaction(func(tx *gorm.DB) error {
-		return tx.Exec("INSERT INTO ? (seal_seq, entry_id, leaf_hash) SELECT e.seal_seq, e.id, e.leaf_hash FROM ? e "+
-			"WHERE e.seal_seq IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ? s WHERE s.entry_id = e.id)",
-			clause.Table{Name: p.sealTable()}, clause.Table{Name: p.cfg.table}, clause.Table{Name: p.sealTable()}).Error
-	})
+	err := tx.Exec("INSERT INTO ? (seal_seq, entry_id, leaf_hash) SELECT e.seal_seq, e.id, e.leaf_hash FROM ? e "+
+		"WHERE e.seal_seq IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ? s WHERE s.entry_id = e.id)",
+		clause.Table{Name: p.sealTable()}, clause.Table{Name: p.cfg.table}, clause.Table{Name: p.sealTable()}).Error
 	if err != nil {
 		return err
 	}
@@ -94,8 +94,9 @@ func (p *Plugin) moveLegacySeals(tx *gorm.DB) error {
 			return err
 		}
 	}
-	for _, c := range legacySealColumns {
-		if err := m.DropColumn(p.cfg.table, c); err != nil {
+	for _, c := range legacySealColumns { // the same statement on the three (SQLite 3.35+)
+		err := tx.Exec("ALTER TABLE ? DROP COLUMN ?", clause.Table{Name: p.cfg.table}, clause.Column{Name: c}).Error
+		if err != nil {
 			return err
 		}
 	}
