@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -47,23 +49,21 @@ func (p *Plugin) readUnsealed(tx *gorm.DB, cursor int64, limit int) ([]leafRow, 
 }
 
 // readSealedPage reads the sealed entries of seal sequence lo..hi-1 still
-// in the log, in seal order: the seal rows, then their entries by ID, in
-// two statements (a join is planned as a merge join over the whole log).
+// in the log, in seal order: the seal rows, then their entries by ID
+// (idCond), in two statements (a join is planned as a merge join over the
+// whole log).
 func (p *Plugin) readSealedPage(tx *gorm.DB, lo, hi int64) ([]leafRow, error) {
-	var seals []sealRow
-	if err := tx.Table(p.sealTable()).Where("seal_seq >= ? AND seal_seq < ?", lo, hi).Order("seal_seq").
-		Find(&seals).Error; err != nil {
-		return nil, fmt.Errorf("read seal rows: %w", err)
-	}
-	if len(seals) == 0 {
-		return nil, nil
+	seals, err := p.readSealRows(tx, lo, hi)
+	if err != nil || len(seals) == 0 {
+		return nil, err
 	}
 	ids := make([]int64, len(seals))
 	for i := range seals {
 		ids[i] = seals[i].EntryID
 	}
-	q := "SELECT " + unsealedSelect + " FROM ? e WHERE e.id IN ?"
-	rows, err := queryLeafRows(tx, true, q, clause.Table{Name: p.cfg.table}, ids)
+	cond, args := idCond(ids)
+	q := "SELECT " + unsealedSelect + " FROM ? e WHERE " + cond
+	rows, err := queryLeafRows(tx, true, q, append([]any{clause.Table{Name: p.cfg.table}}, args...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +80,65 @@ func (p *Plugin) readSealedPage(tx *gorm.DB, lo, hi int64) ([]leafRow, error) {
 		}
 	}
 	return out, nil
+}
+
+// readSealRows reads the seal rows of seal sequence lo..hi-1 in order.
+func (p *Plugin) readSealRows(tx *gorm.DB, lo, hi int64) ([]sealRow, error) {
+	rows, err := tx.Raw("SELECT seal_seq, entry_id, leaf_hash FROM ? WHERE seal_seq >= ? AND seal_seq < ? ORDER BY seal_seq",
+		clause.Table{Name: p.sealTable()}, lo, hi).Rows()
+	if err != nil {
+		return nil, fmt.Errorf("read seal rows: %w", err)
+	}
+	defer rows.Close()
+	var out []sealRow
+	for rows.Next() {
+		var r sealRow
+		if err := rows.Scan(&r.SealSeq, &r.EntryID, &r.LeafHash); err != nil {
+			return nil, fmt.Errorf("read seal rows: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read seal rows: %w", err)
+	}
+	return out, nil
+}
+
+// idRun is the least number of IDs close together that idCond reads as a
+// range; idRunGap the largest gap within one.
+const (
+	idRun    = 64
+	idRunGap = 64
+)
+
+// idCond is a condition on e.id matching ids (and maybe more IDs, which the
+// caller drops): ranges for runs of IDs close together, the sealed log's
+// usual shape, which read as index range scans; the rest in an IN list.
+// More than 16 ranges: all in the IN list.
+func idCond(ids []int64) (string, []any) {
+	ids = slices.Sorted(slices.Values(ids))
+	var conds []string
+	var args []any
+	var single []int64
+	for i := 0; i < len(ids); {
+		j := i + 1
+		for j < len(ids) && ids[j]-ids[j-1] <= idRunGap {
+			j++
+		}
+		if j-i >= idRun {
+			conds, args = append(conds, "(e.id >= ? AND e.id <= ?)"), append(args, ids[i], ids[j-1])
+		} else {
+			single = append(single, ids[i:j]...)
+		}
+		i = j
+	}
+	if len(conds) > 16 {
+		return "e.id IN ?", []any{ids}
+	}
+	if len(single) > 0 {
+		conds, args = append(conds, "e.id IN ?"), append(args, single)
+	}
+	return strings.Join(conds, " OR "), args
 }
 
 // queryLeafRows runs q and scans its rows of leafSelect's columns; with
