@@ -32,11 +32,19 @@ type Proof struct {
 // tree, in pages; memory independent of the log's size. It fails with
 // ErrEntryNotFound for an unknown entry, ErrNotSealed for an entry not
 // sealed in that tree, and an error wrapping ErrTampered when the entry no
-// longer hashes to its sealed leaf hash or a leaf is missing (deleted or
-// purged: a proof needs every leaf of the tree).
+// longer hashes to its sealed leaf hash or a leaf is missing (deleted: a
+// proof needs every leaf of the tree; Purge keeps the leaf hashes of the
+// entries it removes, so proofs still work after it).
 func (p *Plugin) Prove(ctx context.Context, db *gorm.DB, id, treeSize int64) (Proof, error) {
 	tx := db.Session(&gorm.Session{NewDB: true, Context: ctx})
-	if !tx.Migrator().HasTable(p.sealTable()) {
+	if !tx.Migrator().HasTable(p.sealTable()) { // nothing ever sealed
+		var n int64
+		if err := tx.Table(p.cfg.table).Where("id = ?", id).Count(&n).Error; err != nil {
+			return Proof{}, fmt.Errorf("auditlog: prove: %w", err)
+		}
+		if n == 0 {
+			return Proof{}, fmt.Errorf("auditlog: prove entry %d: %w", id, ErrEntryNotFound)
+		}
 		return Proof{}, fmt.Errorf("auditlog: prove entry %d: %w", id, ErrNotSealed)
 	}
 	rows, err := p.readLeafRows(tx, entryLeaves, "e.id = ?", id)

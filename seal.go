@@ -32,21 +32,31 @@ const defaultSealBatch = 10000
 const maxSealBatch = 100000
 
 // Seal seals the committed entries that are not sealed yet: it gives them
-// seal sequence numbers in ID order, stores each one's leaf hash, and writes
-// one BatchHeader per SealConfig.BatchSize entries, each batch in its own
-// transaction. Then, when the plugin has a SealConfig.Signer, it signs a
-// checkpoint of the whole sealed log and hands it to SealConfig.Checkpoints,
-// also when nothing was sealed (a checkpoint of a quiet period).
+// seal sequence numbers in ID order, stores each one's sequence number and
+// leaf hash in the seal table (one multi-row INSERT per batch; the log's
+// rows are not updated), and writes one BatchHeader per
+// SealConfig.BatchSize entries, each batch in its own transaction. Then,
+// when the plugin has a SealConfig.Signer, it signs a checkpoint of the
+// whole sealed log and hands it to SealConfig.Checkpoints, also when nothing
+// was sealed (a checkpoint of a quiet period).
 //
 // Entries whose transactions commit later, even with smaller IDs, are left
 // for the next seal: the seal sequence, not the ID, orders the sealed log.
-// Seal never touches the write path: writers take no lock of its making.
+// Seal looks for unsealed entries above a watermark below which every ID is
+// sealed or can no longer commit (see sealState and the README's
+// guarantee), by an anti-join with the seal table. Seal never touches the
+// write path: writers take no lock of its making.
+//
+// Cost: per entry, one read of its row and one seal row written; the next
+// batch is read (and hashed) on a second connection while the current one
+// is written. Memory: two batches (~1 KiB an entry).
 //
 // Concurrency: one sealer at a time per log table, by a transaction-scoped
 // advisory lock on PostgreSQL, GET_LOCK on MySQL and MariaDB (on a
 // connection of its own) and the write transaction on SQLite; a second Seal
-// waits for the first. Every sealed row is also updated only while still
-// unsealed: an entry is never sealed twice. db must not be a transaction.
+// waits for the first, batch by batch. Entries read ahead are rechecked
+// under the lock, and the seal table's unique entry_id refuses a second
+// seal: an entry is never sealed twice. db must not be a transaction.
 // On SQLite, open the database with _txlock=immediate (as for concurrent
 // writers): otherwise a second sealer fails with "database is locked".
 //
@@ -54,7 +64,8 @@ const maxSealBatch = 100000
 // middle of one rolls it back, and the next Seal seals those entries. The
 // error of a failed batch is returned with the result of the batches done.
 // An entry with JSON that is not valid JSON cannot be sealed and fails Seal.
-// The header table is created when missing.
+// The header, seal and seal state tables are created when missing, and seal
+// data of an earlier layout moved (see Plugin.AutoMigrate).
 func (p *Plugin) Seal(ctx context.Context, db *gorm.DB) (SealResult, error) {
 	var res SealResult
 	tx := db.Session(&gorm.Session{NewDB: true, Context: ctx})
