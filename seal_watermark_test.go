@@ -2,9 +2,12 @@ package auditlog
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"gorm.io/gorm"
 )
 
@@ -100,6 +103,13 @@ func TestSealWatermarkMoves(t *testing.T) {
 			}
 		}
 		checkSealedOnce(t, db, 7)
+		// Below the watermark, an entry without a seal row is reported.
+		execSQL(t, db, "DELETE FROM audit_log_entries_seals WHERE entry_id = 2")
+		rep, err := p.Verify(context.Background(), db, VerifyOptions{})
+		want := []Problem{{Kind: ProblemDeletedEntry, Seq: 1, Batch: 1}, {Kind: ProblemResequencedEntry, EntryID: 2, Seq: -1}}
+		if !errors.Is(err, ErrTampered) || !cmp.Equal(want, rep.Problems, cmpopts.IgnoreFields(Problem{}, "Detail")) {
+			t.Fatalf("verify = %v, %v; want %v", err, rep.Problems, want)
+		}
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/transparency-dev/merkle/compact"
+	"gorm.io/gorm/clause"
 )
 
 // header checks one batch header: its number and link to the one before,
@@ -264,6 +265,35 @@ func (v *verifier) tail(end int64) error {
 		if *rows[i].SealSeq >= end {
 			v.problem(ProblemInsertedEntry, rows[i].ID, *rows[i].SealSeq, 0, "past the last batch (sequence ends at %d)", max(end, 0))
 		}
+	}
+	return v.belowWatermark()
+}
+
+// belowWatermark reports the entries with IDs up to the sealer's watermark
+// that have no seal row: every such entry was sealed (its seal row was
+// deleted) or was added later with an old ID, by raw SQL; or its
+// transaction committed after the watermark passed it (see the README's
+// guarantee), and it would never be sealed. The watermark is read first: the
+// seal rows below it were committed before it moved. Cost: an anti-join of
+// the log's and the seal table's ID indexes up to the watermark.
+func (v *verifier) belowWatermark() error {
+	if !v.tx.Migrator().HasTable(v.p.sealStateTable()) {
+		return nil
+	}
+	st, err := v.p.readSealState(v.tx)
+	if err != nil || st.LowID <= 0 {
+		return err
+	}
+	var ids []int64
+	err = v.tx.Raw("SELECT e.id FROM ? e WHERE e.id <= ? AND NOT EXISTS (SELECT 1 FROM ? s WHERE s.entry_id = e.id "+
+		"AND s.entry_id <= ?) ORDER BY e.id LIMIT ?", clause.Table{Name: v.p.cfg.table}, st.LowID,
+		clause.Table{Name: v.p.sealTable()}, st.LowID, v.max).Scan(&ids).Error
+	if err != nil {
+		return fmt.Errorf("read unsealed entries below the watermark: %w", err)
+	}
+	for _, id := range ids {
+		v.problem(ProblemResequencedEntry, id, -1, 0, "unsealed, below the sealer's watermark %d: its seal row deleted, "+
+			"or added later with an old ID", st.LowID)
 	}
 	return nil
 }
