@@ -13,7 +13,9 @@ import (
 // oldest first, as long as every entry of the batch is older than before,
 // and appends to the seal chain one purge header per batch saying what went
 // and why. Each batch goes in its own transaction under the seal lock.
-// Unsealed entries are never purged.
+// Unsealed entries are never purged. The batch's seal rows (sequence
+// number, entry ID, leaf hash) stay, so that Prove still works for the
+// entries sealed after it.
 func (p *Plugin) purgeSealed(ctx context.Context, db *gorm.DB, before time.Time, opts PurgeOptions) (int64, error) {
 	if len(opts.Models) > 0 || len(opts.Tables) > 0 || len(opts.Actions) > 0 {
 		return 0, fmt.Errorf("%w: with sealing, Purge removes whole batches: it takes no model, table or action", ErrInvalidQuery)
