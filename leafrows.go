@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -192,21 +193,26 @@ func (r *leafRow) scan(rows *sql.Rows) error {
 }
 
 // leafStream reads the sealed entries of seal sequence 0..end-1 in seal
-// order, a page at a time. Outside a transaction it reads one page ahead on
-// a goroutine of its own (another connection of the pool) and recomputes
-// the leaf hashes there, so that reading and hashing overlap the checking; in a transaction, whose one
+// order, a page at a time. Outside a transaction it reads up to
+// streamAhead pages ahead, each on a goroutine and a connection of the
+// pool of its own, hashing their leaves as they are scanned, so that the
+// database's work on one page, the hashing of another and the checking
+// overlap; pages are handed over in order. In a transaction, whose one
 // connection takes one query at a time, it reads when asked. close stops
-// the goroutine and waits for it.
+// the goroutines and waits for them.
 type leafStream struct {
 	p      *Plugin
 	tx     *gorm.DB
 	end    int64
-	lo     int64 // next page to read, synchronous mode
-	pages  chan leafPage
+	lo     int64              // next page to read, synchronous mode
+	pages  chan chan leafPage // in page order, each filled by its reader
 	cancel context.CancelFunc
-	done   chan struct{}
+	wg     sync.WaitGroup
 	cur    []leafRow
 }
+
+// streamAhead is how many pages leafStream reads at once.
+const streamAhead = 2
 
 type leafPage struct {
 	rows []leafRow
@@ -219,21 +225,25 @@ func (p *Plugin) newLeafStream(ctx context.Context, tx *gorm.DB, end int64) *lea
 		return s
 	}
 	ctx, s.cancel = context.WithCancel(ctx)
-	s.pages, s.done = make(chan leafPage, 1), make(chan struct{})
+	s.pages = make(chan chan leafPage, streamAhead-1)
+	tx = tx.WithContext(ctx)
+	s.wg.Add(1)
 	go func() {
-		defer close(s.done)
+		defer s.wg.Done()
 		defer close(s.pages)
-		tx := tx.WithContext(ctx)
 		for lo := int64(0); lo < end; lo += verifyPage {
-			rows, err := p.readSealedPage(tx, lo, min(lo+verifyPage, end)) // hashed as read
+			pg := make(chan leafPage, 1)
 			select {
-			case s.pages <- leafPage{rows, err}:
+			case s.pages <- pg:
 			case <-ctx.Done():
 				return
 			}
-			if err != nil {
-				return
-			}
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				rows, err := p.readSealedPage(tx, lo, min(lo+verifyPage, end)) // hashed as read
+				pg <- leafPage{rows, err}
+			}()
 		}
 	}()
 	return s
@@ -262,7 +272,10 @@ func (s *leafStream) next(end int64) (*leafRow, error) {
 func (s *leafStream) page() (leafPage, bool) {
 	if s.pages != nil {
 		pg, ok := <-s.pages
-		return pg, ok
+		if !ok {
+			return leafPage{}, false
+		}
+		return <-pg, true
 	}
 	if s.lo >= s.end {
 		return leafPage{}, false
@@ -278,7 +291,7 @@ func (s *leafStream) close() {
 		return
 	}
 	s.cancel()
-	for range s.pages { //nolint:revive // drain so the goroutine ends
+	for range s.pages { //nolint:revive // drain so the dispatcher ends
 	}
-	<-s.done
+	s.wg.Wait()
 }
