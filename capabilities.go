@@ -358,8 +358,10 @@ const sealGapTimeout = 10 * time.Minute
 // commits"): on PostgreSQL the snapshot's xmax, settled once a later
 // snapshot's xmin reaches it; on MySQL and MariaDB the server time, settled
 // once no InnoDB transaction started before it is still open (at least
-// 250ms later: innodb_trx is a cache refreshed after 100ms); on SQLite,
-// whose one writer commits in ID order, at once.
+// 250ms later: innodb_trx is a cache refreshed after 100ms; the mark,
+// NOW(6), and trx_started are compared as the server shows them to the
+// session, both in its time zone); on SQLite, whose one writer commits in
+// ID order, at once.
 func (c capabilities) sealMark(tx *gorm.DB) (string, error) {
 	var s string
 	var err error
