@@ -1,8 +1,10 @@
 package auditlog
 
 import (
+	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -311,99 +313,105 @@ func (c capabilities) sealLock() sealLock {
 	return sealLockTx
 }
 
-// sealUpdateRows is how many entries one writeSealUpdate statement sets:
-// all of a batch on PostgreSQL (three array parameters), else a thousand
-// (three or five placeholders each).
-func (c capabilities) sealUpdateRows() int {
+// sealInsertRows is how many seal rows one writeSealInsert statement
+// inserts: all of a batch on PostgreSQL (three array parameters), else a
+// thousand (three placeholders each).
+func (c capabilities) sealInsertRows() int {
 	if c.dialect == "postgres" {
 		return maxSealBatch
 	}
 	return 1000
 }
 
-// writeSealUpdate writes the statement that sets seal_seq and leaf_hash of
-// rows by ID, only where seal_seq is still NULL: an UPDATE joined to a list
-// of (id, seal_seq, leaf_hash) values (on MySQL, CASE expressions by ID).
-func (c capabilities) writeSealUpdate(st *gorm.Statement, table string, rows []leafRow) {
-	switch c.dialect {
-	case "mysql":
-		writeSealUpdateCase(st, table, rows)
-	case "postgres":
-		writeSealUpdateArrays(st, table, rows)
-	default:
-		writeSealUpdateValues(st, table, rows)
-	}
-}
-
-// writeSealUpdateCase: CASE by ID and an IN list of primary keys (MySQL,
-// MariaDB): a join with a derived table reaches the log through another
-// index and waits on the locks of uncommitted entries.
-func writeSealUpdateCase(st *gorm.Statement, table string, rows []leafRow) {
-	st.WriteString("UPDATE ")
+// writeSealInsert writes the statement that inserts the seal rows
+// (seal_seq, entry_id, leaf_hash) of rows into the seal table: a multi-row
+// INSERT, on PostgreSQL one over three unnested array parameters (one short
+// statement to parse, whatever the batch size).
+func (c capabilities) writeSealInsert(st *gorm.Statement, table string, rows []leafRow) {
+	st.WriteString("INSERT INTO ")
 	st.WriteQuoted(table)
-	st.WriteString(" SET leaf_hash = CASE id")
-	for i := range rows {
-		st.WriteString(" WHEN ")
-		st.AddVar(st, rows[i].ID)
-		st.WriteString(" THEN ")
-		st.AddVar(st, rows[i].LeafHash)
-	}
-	st.WriteString(" END, seal_seq = CASE id")
-	for i := range rows {
-		st.WriteString(" WHEN ")
-		st.AddVar(st, rows[i].ID)
-		st.WriteString(" THEN ")
-		st.AddVar(st, *rows[i].SealSeq)
-	}
-	st.WriteString(" END WHERE id IN (")
-	for i := range rows {
-		if i > 0 {
-			st.WriteByte(',')
+	st.WriteString(" (seal_seq, entry_id, leaf_hash) ")
+	if c.dialect == "postgres" {
+		ids, seqs, hashes := make([]int64, len(rows)), make([]int64, len(rows)), make([][]byte, len(rows))
+		for i := range rows {
+			ids[i], seqs[i], hashes[i] = rows[i].ID, *rows[i].SealSeq, rows[i].LeafHash
 		}
-		st.AddVar(st, rows[i].ID)
+		st.WriteString("SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[])")
+		st.Vars = append(st.Vars, seqs, ids, hashes)
+		return
 	}
-	st.WriteString(") AND seal_seq IS NULL")
-}
-
-// writeSealUpdateArrays: three array parameters (PostgreSQL), one short
-// statement planned as a nested loop over the primary key (a VALUES list
-// of a thousand rows gets a hash join over the whole log).
-func writeSealUpdateArrays(st *gorm.Statement, table string, rows []leafRow) {
-	ids, seqs, hashes := make([]int64, len(rows)), make([]int64, len(rows)), make([][]byte, len(rows))
-	for i := range rows {
-		ids[i], seqs[i], hashes[i] = rows[i].ID, *rows[i].SealSeq, rows[i].LeafHash
-	}
-	st.WriteString("UPDATE ")
-	st.WriteQuoted(table)
-	st.WriteString(" SET seal_seq = v.s, leaf_hash = v.h FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]) AS v(id, s, h) WHERE ")
-	st.WriteQuoted(table)
-	st.WriteString(".id = v.id AND ")
-	st.WriteQuoted(table)
-	st.WriteString(".seal_seq IS NULL")
-	st.Vars = append(st.Vars, ids, seqs, hashes)
-}
-
-// writeSealUpdateValues: UPDATE … FROM a VALUES list (SQLite 3.33+).
-func writeSealUpdateValues(st *gorm.Statement, table string, rows []leafRow) {
-	st.WriteString("UPDATE ")
-	st.WriteQuoted(table)
-	// VALUES takes no column aliases, so a first row names them.
-	st.WriteString(" SET seal_seq = v.s, leaf_hash = v.h FROM (SELECT NULL AS id, NULL AS s, NULL AS h UNION ALL VALUES ")
+	st.WriteString("VALUES ")
 	for i := range rows {
 		if i > 0 {
 			st.WriteByte(',')
 		}
 		st.WriteByte('(')
-		st.AddVar(st, rows[i].ID)
-		st.WriteByte(',')
 		st.AddVar(st, *rows[i].SealSeq)
+		st.WriteByte(',')
+		st.AddVar(st, rows[i].ID)
 		st.WriteByte(',')
 		st.AddVar(st, rows[i].LeafHash)
 		st.WriteByte(')')
 	}
-	st.WriteString(") AS v WHERE ")
-	st.WriteQuoted(table)
-	st.WriteString(".id = v.id AND ")
-	st.WriteQuoted(table)
-	st.WriteString(".seal_seq IS NULL")
+}
+
+// sealGapTimeout: on MySQL and MariaDB without the PROCESS privilege
+// (information_schema.innodb_trx unreadable), a seal watermark candidate
+// counts as settled this long after it was taken.
+const sealGapTimeout = 10 * time.Minute
+
+// sealMark is taken right after the read of the largest visible log ID,
+// a candidate for the seal watermark (see sealState); sealSettled reports,
+// at a later Seal, whether every transaction that could then hold a
+// smaller ID has ended, so that each such ID is visible or never will be.
+// The reasoning is the relay's (relay/settle.go, package doc "Late
+// commits"): on PostgreSQL the snapshot's xmax, settled once a later
+// snapshot's xmin reaches it; on MySQL and MariaDB the server time, settled
+// once no InnoDB transaction started before it is still open (at least
+// 250ms later: innodb_trx is a cache refreshed after 100ms; the mark,
+// NOW(6), and trx_started are compared as the server shows them to the
+// session, both in its time zone); on SQLite, whose one writer commits in
+// ID order, at once.
+func (c capabilities) sealMark(tx *gorm.DB) (string, error) {
+	var s string
+	var err error
+	switch c.dialect {
+	case "postgres":
+		err = tx.Raw("SELECT pg_snapshot_xmax(pg_current_snapshot())::text").Scan(&s).Error
+	case "mysql":
+		err = tx.Raw("SELECT DATE_FORMAT(NOW(6), '%Y-%m-%d %H:%i:%s.%f')").Scan(&s).Error
+	}
+	return s, err
+}
+
+// sealSettled: see sealMark.
+func (c capabilities) sealSettled(tx *gorm.DB, token string) (bool, error) {
+	switch c.dialect {
+	case "postgres":
+		var xmin string
+		if err := tx.Raw("SELECT pg_snapshot_xmin(pg_current_snapshot())::text").Scan(&xmin).Error; err != nil {
+			return false, err
+		}
+		a, errA := strconv.ParseUint(xmin, 10, 64)
+		b, errB := strconv.ParseUint(token, 10, 64)
+		if errA != nil || errB != nil {
+			return false, fmt.Errorf("seal state: xid8 %q, %q", xmin, token)
+		}
+		return a >= b, nil
+	case "mysql":
+		var age int64
+		if err := tx.Raw("SELECT TIMESTAMPDIFF(MICROSECOND, ?, NOW(6))", token).Scan(&age).Error; err != nil {
+			return false, err
+		}
+		if age < 250_000 {
+			return false, nil
+		}
+		var open int64
+		err := tx.Raw("SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_started <= ?", token).Scan(&open).Error
+		if err != nil { // no PROCESS privilege: the bounded wait
+			return age >= sealGapTimeout.Microseconds(), nil
+		}
+		return open == 0, nil
+	}
+	return true, nil
 }

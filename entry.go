@@ -44,7 +44,7 @@ const (
 // cid, data, snapshot, created_at, always all present, followed by
 // parent_table and parent_pk when the entry has a parent (Parent).
 type LogEntry struct {
-	ID int64 `gorm:"column:id;primaryKey;autoIncrement;index:,composite:object,priority:4;index:,composite:model,priority:3;index:,composite:actor,priority:3;index:,composite:cid,priority:3;index:,composite:created,priority:2;index:,composite:seal,priority:2;index:,composite:parent,priority:4" json:"id"`
+	ID int64 `gorm:"column:id;primaryKey;autoIncrement;index:,composite:object,priority:4;index:,composite:model,priority:3;index:,composite:actor,priority:3;index:,composite:cid,priority:3;index:,composite:created,priority:2;index:,composite:parent,priority:4" json:"id"`
 	// Table is the table of the tracked model.
 	Table string `gorm:"column:table_name;size:191;not null;index:,composite:object,priority:1;index:,composite:model,priority:1" json:"table"`
 	// ObjectPK is the primary key as text. A single key is its plain text form
@@ -78,23 +78,18 @@ type LogEntry struct {
 	ParentTable string `gorm:"column:parent_table;size:191;index:,composite:parent,priority:1" json:"parent_table,omitempty"`
 	ParentPK    string `gorm:"column:parent_pk;size:191;index:,composite:parent,priority:2" json:"parent_pk,omitempty"`
 
-	// The columns below are written by Plugin.Seal and Plugin.Erase only,
-	// never by the write path, and are left out of the JSON form.
+	// The column below is written by Plugin.EraseEntries only, never by
+	// the write path, and is left out of the JSON form. The seal data (each
+	// entry's seal sequence number and leaf hash) is in the seal table.
 
-	// SealSeq is the entry's position in the sealed log (0 for the first
-	// entry ever sealed), set by Plugin.Seal; nil while the entry is unsealed.
-	SealSeq *int64 `gorm:"column:seal_seq;index:,composite:seal,priority:1" json:"-"`
-	// LeafHash is the entry's leaf hash when it was sealed (see
-	// docs/LEAF-ENCODING.md); Verify recomputes it and compares.
-	LeafHash []byte `gorm:"column:leaf_hash;size:32" json:"-"`
 	// ErasedBy is the ID of the "erase" entry that recorded the erasure of
 	// this entry's payload (Plugin.EraseEntries); nil when not erased.
 	ErasedBy *int64 `gorm:"column:erased_by" json:"-"`
 }
 
-// sealColumns are the log table's columns set by the sealer and by Erase,
-// never by the write path: the entries' INSERT leaves them NULL.
-var sealColumns = []string{"seal_seq", "leaf_hash", "erased_by"}
+// sealColumns are the log table's columns set by Erase, never by the
+// write path: the entries' INSERT leaves them NULL.
+var sealColumns = []string{"erased_by"}
 
 // entryColumns are the log table's columns the write path writes:
 // LogEntry's columns but the key and sealColumns, in its field order; columnValues gives an entry's

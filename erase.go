@@ -76,9 +76,14 @@ type eraseTarget struct {
 func (p *Plugin) erase(tx *gorm.DB, reason string, ids []int64) (int64, error) {
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	var rows []eraseTarget
-	byID := tx.Table(p.cfg.table).Where(clause.IN{Column: clause.Column{Name: "id"}, Values: anySlice(ids)})
-	if err := byID.Session(&gorm.Session{}).Select("id, table_name, object_pk, seal_seq, erased_by").
-		Order("id").Find(&rows).Error; err != nil {
+	if !tx.Migrator().HasTable(p.sealTable()) {
+		return 0, fmt.Errorf("auditlog: erase entry %d: %w", ids[0], ErrNotSealed)
+	}
+	err := tx.Table("? e", clause.Table{Name: p.cfg.table}).
+		Joins("LEFT JOIN ? s ON s.entry_id = e.id", clause.Table{Name: p.sealTable()}).
+		Select("e.id, e.table_name, e.object_pk, s.seal_seq, e.erased_by").
+		Where(clause.IN{Column: clause.Column{Table: "e", Name: "id"}, Values: anySlice(ids)}).Order("e.id").Find(&rows).Error
+	if err != nil {
 		return 0, fmt.Errorf("auditlog: erase: %w", err)
 	}
 	if len(rows) != len(ids) {

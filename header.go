@@ -31,7 +31,7 @@ type BatchHeader struct {
 	// Kind is HeaderSeal or HeaderPurge.
 	Kind string `gorm:"column:kind;size:16;not null"`
 	// Start and Size: the batch seals the entries of seal sequence
-	// Start..Start+Size-1 (LogEntry.SealSeq). A purge header has Size 0.
+	// Start..Start+Size-1 (seal_seq in the seal table). A purge header has Size 0.
 	Start int64 `gorm:"column:start_seq;not null"`
 	Size  int64 `gorm:"column:size;not null"`
 	// FirstID and LastID are the smallest and largest entry ID in the batch.

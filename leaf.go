@@ -49,9 +49,14 @@ type leafRow struct {
 	computed []byte `gorm:"-"`
 }
 
-// leafColumns are the columns leafRow reads, in its field order.
-var leafColumns = []string{"id", "table_name", "object_pk", "object_repr", "action", "changes",
-	"actor_id", "remote_addr", "cid", "data", "snapshot", "created_at", "parent_table", "parent_pk", "seal_seq", "leaf_hash", "erased_by"}
+// leafSelect and unsealedSelect are the columns leafRow reads, in its
+// field order, from the log (e) and the seal table (s).
+const (
+	leafSelect = "e.id, e.table_name, e.object_pk, e.object_repr, e.action, e.changes, e.actor_id, e.remote_addr, " +
+		"e.cid, e.data, e.snapshot, e.created_at, e.parent_table, e.parent_pk, s.seal_seq, s.leaf_hash, e.erased_by"
+	unsealedSelect = "e.id, e.table_name, e.object_pk, e.object_repr, e.action, e.changes, e.actor_id, e.remote_addr, " +
+		"e.cid, e.data, e.snapshot, e.created_at, e.parent_table, e.parent_pk, NULL, NULL, e.erased_by"
+)
 
 // appendLeafInput appends the leaf encoding of r to b: the version byte,
 // the ID, the text and JSON columns each as a 4-byte length and its bytes

@@ -144,12 +144,18 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 }
 
 // AutoMigrate creates or updates the log table (the one named by WithTable)
-// and its indexes, and the seal chain's header table (the log table's name
-// with "_batches" appended, see BatchHeader). For the log table alone, with
-// the default name, db.AutoMigrate(&auditlog.LogEntry{}) is the same; Seal
-// creates the header table when it is missing. It also creates the log
-// table of every registered model with LogTable (register them first): the
-// tables of Plugin.LogTables, each with LogEntry's indexes.
+// and its indexes, and the seal chain's tables: the header table (the log
+// table's name with "_batches" appended, see BatchHeader), the seal table
+// ("_seals": each sealed entry's sequence number and leaf hash) and the
+// sealer's state ("_seal_state"). A log sealed by an earlier version, which
+// kept the seal data in the log's seal_seq and leaf_hash columns, has it
+// moved to the seal table and those columns and their index dropped (one
+// pass over the log, once). For the log table alone, with the default name,
+// db.AutoMigrate(&auditlog.LogEntry{}) is the same; Seal creates the seal
+// chain's tables when they are missing, and moves old seal data too. It
+// also creates the log table of every registered model with LogTable
+// (register them first): the tables of Plugin.LogTables, each with
+// LogEntry's indexes.
 //
 // With WithMonthlyPartitions it creates each log table partitioned by month
 // (PostgreSQL), or checks that the existing one is (ErrNotPartitioned
@@ -170,7 +176,14 @@ func (p *Plugin) AutoMigrate(db *gorm.DB) error {
 			}
 		}
 	}
-	return db.Table(p.headerTable()).AutoMigrate(&BatchHeader{})
+	tx := db.Session(&gorm.Session{NewDB: true})
+	for name, model := range map[string]any{p.headerTable(): &BatchHeader{}, p.sealTable(): &sealRow{},
+		p.sealStateTable(): &sealState{}} {
+		if err := tx.Table(name).AutoMigrate(model); err != nil {
+			return err
+		}
+	}
+	return p.migrateSealTables(tx)
 }
 
 func (p *Plugin) namer() schema.Namer {

@@ -32,11 +32,22 @@ type Proof struct {
 // tree, in pages; memory independent of the log's size. It fails with
 // ErrEntryNotFound for an unknown entry, ErrNotSealed for an entry not
 // sealed in that tree, and an error wrapping ErrTampered when the entry no
-// longer hashes to its sealed leaf hash or a leaf is missing (deleted or
-// purged: a proof needs every leaf of the tree).
+// longer hashes to its sealed leaf hash or a leaf is missing (deleted: a
+// proof needs every leaf of the tree; Purge keeps the leaf hashes of the
+// entries it removes, so proofs still work after it).
 func (p *Plugin) Prove(ctx context.Context, db *gorm.DB, id, treeSize int64) (Proof, error) {
 	tx := db.Session(&gorm.Session{NewDB: true, Context: ctx})
-	rows, err := p.readLeafRows(tx, 0, "id = ?", id)
+	if !tx.Migrator().HasTable(p.sealTable()) { // nothing ever sealed
+		var n int64
+		if err := tx.Table(p.cfg.table).Where("id = ?", id).Count(&n).Error; err != nil {
+			return Proof{}, fmt.Errorf("auditlog: prove: %w", err)
+		}
+		if n == 0 {
+			return Proof{}, fmt.Errorf("auditlog: prove entry %d: %w", id, ErrEntryNotFound)
+		}
+		return Proof{}, fmt.Errorf("auditlog: prove entry %d: %w", id, ErrNotSealed)
+	}
+	rows, err := p.readLeafRows(tx, entryLeaves, "e.id = ?", id)
 	if err != nil {
 		return Proof{}, fmt.Errorf("auditlog: prove: %w", err)
 	}
@@ -99,7 +110,7 @@ func (p *Plugin) nodeHashes(tx *gorm.DB, ids []compact.NodeID) ([][]byte, error)
 				SealSeq  int64
 				LeafHash []byte
 			}
-			err := tx.Table(p.cfg.table).Select("seal_seq, leaf_hash").Where("seal_seq >= ? AND seal_seq < ?", lo, hi).
+			err := tx.Table(p.sealTable()).Select("seal_seq, leaf_hash").Where("seal_seq >= ? AND seal_seq < ?", lo, hi).
 				Order("seal_seq").Find(&leaves).Error
 			if err != nil {
 				return nil, err

@@ -46,6 +46,19 @@ func TestPurgeSealedKeepsVerifying(t *testing.T) {
 				t.Errorf("report: %d purged batches, %d entries; want 4, 1", rep.PurgedBatches, rep.Entries)
 			}
 		}
+		// The purged entries' leaf hashes stay in the seal table: the entry
+		// sealed after them still has an inclusion proof.
+		cp, err := OpenCheckpoint(res.Checkpoint, ver)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr, err := p.Prove(ctx, db, 14, cp.Size)
+		if err != nil {
+			t.Fatalf("prove after the purge: %v", err)
+		}
+		if pr.Index != 13 || CheckProof(pr, cp) != nil {
+			t.Errorf("proof %+v does not check against %+v", pr, cp)
+		}
 	})
 }
 

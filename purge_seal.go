@@ -13,7 +13,9 @@ import (
 // oldest first, as long as every entry of the batch is older than before,
 // and appends to the seal chain one purge header per batch saying what went
 // and why. Each batch goes in its own transaction under the seal lock.
-// Unsealed entries are never purged.
+// Unsealed entries are never purged. The batch's seal rows (sequence
+// number, entry ID, leaf hash) stay, so that Prove still works for the
+// entries sealed after it.
 func (p *Plugin) purgeSealed(ctx context.Context, db *gorm.DB, before time.Time, opts PurgeOptions) (int64, error) {
 	if len(opts.Models) > 0 || len(opts.Tables) > 0 || len(opts.Actions) > 0 {
 		return 0, fmt.Errorf("%w: with sealing, Purge removes whole batches: it takes no model, table or action", ErrInvalidQuery)
@@ -23,7 +25,7 @@ func (p *Plugin) purgeSealed(ctx context.Context, db *gorm.DB, before time.Time,
 		reason = "retention"
 	}
 	tx := db.Session(&gorm.Session{NewDB: true, Context: ctx})
-	if err := p.ensureHeaderTable(tx); err != nil {
+	if err := p.migrateSealTables(tx); err != nil {
 		return 0, err
 	}
 	var deleted int64
@@ -77,7 +79,9 @@ func (p *Plugin) purgeBatch(tx *gorm.DB, before time.Time, reason string) (n int
 	}
 	h := &hs[0]
 	var newer int64
-	inBatch := tx.Table(p.cfg.table).Where("seal_seq >= ? AND seal_seq < ?", h.Start, h.Start+h.Size)
+	sealed := tx.Session(&gorm.Session{NewDB: true}).Table(p.sealTable()).Select("entry_id").
+		Where("seal_seq >= ? AND seal_seq < ?", h.Start, h.Start+h.Size)
+	inBatch := tx.Table(p.cfg.table).Where("id >= ? AND id <= ? AND id IN (?)", h.FirstID, h.LastID, sealed)
 	if err := inBatch.Session(&gorm.Session{}).Where("created_at >= ?", p.capabilities(tx).timeBound(before)).
 		Count(&newer).Error; err != nil {
 		return 0, false, err

@@ -2,7 +2,6 @@ package auditlog
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"time"
@@ -33,21 +32,31 @@ const defaultSealBatch = 10000
 const maxSealBatch = 100000
 
 // Seal seals the committed entries that are not sealed yet: it gives them
-// seal sequence numbers in ID order, stores each one's leaf hash, and writes
-// one BatchHeader per SealConfig.BatchSize entries, each batch in its own
-// transaction. Then, when the plugin has a SealConfig.Signer, it signs a
-// checkpoint of the whole sealed log and hands it to SealConfig.Checkpoints,
-// also when nothing was sealed (a checkpoint of a quiet period).
+// seal sequence numbers in ID order, stores each one's sequence number and
+// leaf hash in the seal table (one multi-row INSERT per batch; the log's
+// rows are not updated), and writes one BatchHeader per
+// SealConfig.BatchSize entries, each batch in its own transaction. Then,
+// when the plugin has a SealConfig.Signer, it signs a checkpoint of the
+// whole sealed log and hands it to SealConfig.Checkpoints, also when nothing
+// was sealed (a checkpoint of a quiet period).
 //
 // Entries whose transactions commit later, even with smaller IDs, are left
 // for the next seal: the seal sequence, not the ID, orders the sealed log.
-// Seal never touches the write path: writers take no lock of its making.
+// Seal looks for unsealed entries above a watermark below which every ID is
+// sealed or can no longer commit (see sealState and the README's
+// guarantee), by an anti-join with the seal table. Seal never touches the
+// write path: writers take no lock of its making.
+//
+// Cost: per entry, one read of its row and one seal row written; the next
+// batch is read (and hashed) on a second connection while the current one
+// is written. Memory: two batches (~1 KiB an entry).
 //
 // Concurrency: one sealer at a time per log table, by a transaction-scoped
 // advisory lock on PostgreSQL, GET_LOCK on MySQL and MariaDB (on a
 // connection of its own) and the write transaction on SQLite; a second Seal
-// waits for the first. Every sealed row is also updated only while still
-// unsealed: an entry is never sealed twice. db must not be a transaction.
+// waits for the first, batch by batch. Entries read ahead are rechecked
+// under the lock, and the seal table's unique entry_id refuses a second
+// seal: an entry is never sealed twice. db must not be a transaction.
 // On SQLite, open the database with _txlock=immediate (as for concurrent
 // writers): otherwise a second sealer fails with "database is locked".
 //
@@ -55,9 +64,10 @@ const maxSealBatch = 100000
 // middle of one rolls it back, and the next Seal seals those entries. The
 // error of a failed batch is returned with the result of the batches done.
 // An entry with JSON that is not valid JSON cannot be sealed and fails Seal.
-// The header table is created when missing. Sealing covers the plugin's
-// log table only: Seal fails with ErrInvalidOption, sealing nothing, while
-// a model registered with LogTable logs elsewhere.
+// The header, seal and seal state tables are created when missing, and seal
+// data of an earlier layout moved (see Plugin.AutoMigrate). Sealing covers
+// the plugin's log table only: Seal fails with ErrInvalidOption, sealing
+// nothing, while a model registered with LogTable logs elsewhere.
 func (p *Plugin) Seal(ctx context.Context, db *gorm.DB) (SealResult, error) {
 	var res SealResult
 	if tables := p.LogTables(); len(tables) > 1 {
@@ -65,21 +75,12 @@ func (p *Plugin) Seal(ctx context.Context, db *gorm.DB) (SealResult, error) {
 			"and sealing covers the log table %q only", ErrInvalidOption, tables[1:], tables[0])
 	}
 	tx := db.Session(&gorm.Session{NewDB: true, Context: ctx})
-	if err := p.ensureHeaderTable(tx); err != nil {
+	if err := p.migrateSealTables(tx); err != nil {
 		return res, err
 	}
 	cfg := p.sealConfig()
-	for {
-		if err := ctx.Err(); err != nil {
-			return res, fmt.Errorf("auditlog: seal: %w", err)
-		}
-		n, err := p.sealBatch(ctx, tx, cfg.BatchSize, &res)
-		if err != nil {
-			return res, fmt.Errorf("auditlog: seal: %w", err)
-		}
-		if n < cfg.BatchSize {
-			break
-		}
+	if err := p.sealAll(ctx, tx, cfg.BatchSize, &res); err != nil {
+		return res, fmt.Errorf("auditlog: seal: %w", err)
 	}
 	head, err := p.lastHeader(tx)
 	if err != nil {
@@ -104,6 +105,72 @@ func (p *Plugin) Seal(ctx context.Context, db *gorm.DB) (SealResult, error) {
 	return res, nil
 }
 
+// sealAll seals the unsealed entries above the watermark in batches of
+// size, in ID order, then moves the watermark (see sealState). Whether the
+// watermark's candidate is settled is asked before the first batch reads:
+// a transaction that then could hold an ID up to the candidate has ended,
+// so its entries are visible to every batch, and once all are sealed the
+// watermark may move up to the candidate.
+func (p *Plugin) sealAll(ctx context.Context, tx *gorm.DB, size int, res *SealResult) error {
+	st, err := p.readSealState(tx)
+	if err != nil {
+		return err
+	}
+	settled := false
+	if st.CandID != nil {
+		if settled, err = p.capabilities(tx).sealSettled(tx, st.Token); err != nil {
+			return fmt.Errorf("seal state: %w", err)
+		}
+	}
+	reader := p.newUnsealedReader(ctx, tx, st.LowID, size)
+	defer reader.close()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rows, err := reader.next()
+		if err != nil {
+			return fmt.Errorf("unsealed: %w", err)
+		}
+		if len(rows) > 0 {
+			if err := p.sealBatch(ctx, tx, rows, res); err != nil {
+				return err
+			}
+		}
+		if len(rows) < size {
+			break
+		}
+	}
+	return p.withSealLock(ctx, tx, func(tx *gorm.DB) error { return p.moveWatermark(tx, st, settled) })
+}
+
+// moveWatermark moves the watermark of state st, read before the seal,
+// up to its candidate when that was settled, and takes a new candidate
+// (the largest ID visible now) when there is none.
+func (p *Plugin) moveWatermark(tx *gorm.DB, st sealState, settled bool) error {
+	next := st
+	if settled {
+		next.LowID, next.CandID, next.Token = max(st.LowID, *st.CandID), nil, ""
+	}
+	if next.CandID == nil {
+		var top *int64
+		if err := tx.Table(p.cfg.table).Select("MAX(id)").Scan(&top).Error; err != nil {
+			return fmt.Errorf("seal state: %w", err)
+		}
+		if top != nil && *top > next.LowID {
+			tok, err := p.capabilities(tx).sealMark(tx)
+			if err != nil {
+				return fmt.Errorf("seal state: %w", err)
+			}
+			next.CandID, next.Token = top, tok
+		}
+	}
+	if next.LowID == st.LowID && next.Token == st.Token && (next.CandID == nil) == (st.CandID == nil) {
+		return nil
+	}
+	return p.writeSealState(tx, st, next)
+}
+
 // headerTree is the tree size and root after h (the empty tree for nil).
 func headerTree(h *BatchHeader) (int64, []byte, error) {
 	r, err := treeRange(h)
@@ -114,28 +181,23 @@ func headerTree(h *BatchHeader) (int64, []byte, error) {
 	return int64(r.End()), root, err
 }
 
-// sealBatch seals up to limit entries in one locked transaction and
-// reports how many.
-func (p *Plugin) sealBatch(ctx context.Context, db *gorm.DB, limit int, res *SealResult) (int, error) {
-	var n int
-	err := p.withSealLock(ctx, db, func(tx *gorm.DB) error {
-		rows, err := p.readLeafRows(tx, limit, "seal_seq IS NULL")
-		if err != nil {
-			return fmt.Errorf("unsealed: %w", err)
+// sealBatch seals rows, unsealed entries in ID order read before, in one
+// locked transaction, but those sealed meanwhile by another sealer.
+func (p *Plugin) sealBatch(ctx context.Context, db *gorm.DB, rows []leafRow, res *SealResult) error {
+	return p.withSealLock(ctx, db, func(tx *gorm.DB) error {
+		rows, err := p.stillUnsealed(tx, rows)
+		if err != nil || len(rows) == 0 {
+			return err
 		}
-		n = len(rows)
 		last, err := p.lastHeader(tx)
 		if err != nil {
 			return err
-		}
-		if len(rows) == 0 {
-			return nil
 		}
 		h, err := p.newSealHeader(last, rows)
 		if err != nil {
 			return err
 		}
-		if err := p.markSealed(tx, rows); err != nil {
+		if err := p.insertSeals(tx, rows); err != nil {
 			return err
 		}
 		if p.cfg.sealHook != nil {
@@ -150,7 +212,6 @@ func (p *Plugin) sealBatch(ctx context.Context, db *gorm.DB, limit int, res *Sea
 		res.Entries += int64(len(rows))
 		return nil
 	})
-	return n, err
 }
 
 // newSealHeader computes the leaf hashes of rows (stored into them) and the
@@ -168,10 +229,13 @@ func (p *Plugin) newSealHeader(last *BatchHeader, rows []leafRow) (*BatchHeader,
 	}
 	var buf []byte
 	for i := range rows {
-		var sum [32]byte
-		sum, buf = leafHash(buf, &rows[i])
+		if rows[i].computed == nil {
+			var sum [32]byte
+			sum, buf = leafHash(buf, &rows[i])
+			rows[i].computed = sum[:]
+		}
 		seq := h.Start + int64(i)
-		rows[i].SealSeq, rows[i].LeafHash = &seq, sum[:]
+		rows[i].SealSeq, rows[i].LeafHash = &seq, rows[i].computed
 		if err := batch.Append(rows[i].LeafHash, nil); err != nil {
 			return nil, err
 		}
@@ -189,23 +253,16 @@ func (p *Plugin) newSealHeader(last *BatchHeader, rows []leafRow) (*BatchHeader,
 	return h, nil
 }
 
-// errSealConflict: an entry being sealed was sealed by someone else meanwhile.
-var errSealConflict = errors.New("an entry was sealed concurrently; nothing sealed")
-
-// markSealed sets the seal sequence and leaf hash of rows, failing (so the
-// batch rolls back) when any of them is no longer unsealed.
-func (p *Plugin) markSealed(tx *gorm.DB, rows []leafRow) error {
+// insertSeals inserts the seal rows of rows. The seal table's unique
+// entry_id fails it (and so the batch) for an entry sealed meanwhile.
+func (p *Plugin) insertSeals(tx *gorm.DB, rows []leafRow) error {
 	caps := p.capabilities(tx)
-	for start := 0; start < len(rows); start += caps.sealUpdateRows() {
-		chunk := rows[start:min(start+caps.sealUpdateRows(), len(rows))]
+	for start := 0; start < len(rows); start += caps.sealInsertRows() {
+		chunk := rows[start:min(start+caps.sealInsertRows(), len(rows))]
 		st := &gorm.Statement{DB: tx, Context: tx.Statement.Context, Vars: make([]any, 0, 3*len(chunk))}
-		caps.writeSealUpdate(st, p.cfg.table, chunk)
-		res, err := tx.Statement.ConnPool.ExecContext(tx.Statement.Context, st.SQL.String(), st.Vars...)
-		if err != nil {
-			return fmt.Errorf("mark entries sealed: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil || n != int64(len(chunk)) {
-			return fmt.Errorf("%w (%d of %d rows updated)", errSealConflict, n, len(chunk))
+		caps.writeSealInsert(st, p.sealTable(), chunk)
+		if _, err := tx.Statement.ConnPool.ExecContext(tx.Statement.Context, st.SQL.String(), st.Vars...); err != nil {
+			return fmt.Errorf("insert seal rows: %w", err)
 		}
 	}
 	return nil
@@ -277,18 +334,6 @@ func (p *Plugin) sealLockName() string {
 
 // headerTable is the name of the batch header table.
 func (p *Plugin) headerTable() string { return p.cfg.table + "_batches" }
-
-// ensureHeaderTable creates the header table when it does not exist.
-func (p *Plugin) ensureHeaderTable(tx *gorm.DB) error {
-	if tx.Migrator().HasTable(p.headerTable()) {
-		return nil
-	}
-	err := tx.Table(p.headerTable()).AutoMigrate(&BatchHeader{})
-	if err != nil && !tx.Migrator().HasTable(p.headerTable()) { // not another sealer creating it too
-		return fmt.Errorf("auditlog: create header table: %w", err)
-	}
-	return nil
-}
 
 // lastHeader is the header with the highest batch number, nil for none.
 func (p *Plugin) lastHeader(tx *gorm.DB) (*BatchHeader, error) {

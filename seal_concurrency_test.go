@@ -17,11 +17,12 @@ import (
 func checkSealedOnce(t *testing.T, db *gorm.DB, want int) {
 	t.Helper()
 	var seqs []int64
-	if err := db.Table(DefaultTable).Where("seal_seq IS NOT NULL").Order("seal_seq").Pluck("seal_seq", &seqs).Error; err != nil {
+	if err := db.Table(DefaultTable+"_seals").Order("seal_seq").Pluck("seal_seq", &seqs).Error; err != nil {
 		t.Fatal(err)
 	}
 	var unsealed int64
-	if err := db.Table(DefaultTable).Where("seal_seq IS NULL").Count(&unsealed).Error; err != nil {
+	sealed := db.Session(&gorm.Session{NewDB: true}).Table(DefaultTable + "_seals").Select("entry_id")
+	if err := db.Table(DefaultTable).Where("id NOT IN (?)", sealed).Count(&unsealed).Error; err != nil {
 		t.Fatal(err)
 	}
 	if len(seqs) != want || unsealed != 0 {

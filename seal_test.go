@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 
 	"golang.org/x/mod/sumdb/note"
@@ -93,6 +94,32 @@ func TestVerifyBadSignature(t *testing.T) {
 		rep, err := p.Verify(context.Background(), db, VerifyOptions{Checkpoint: res.Checkpoint, Verifier: other})
 		if !errors.Is(err, ErrTampered) || len(rep.Problems) != 1 || rep.Problems[0].Kind != ProblemBadSignature {
 			t.Fatalf("verify = %v, %v; want one bad signature", err, rep.Problems)
+		}
+	})
+}
+
+// TestVerifyWrongOrigin: a checkpoint signed with the right key for another
+// log (another origin) is reported and not used, whether the expected origin
+// comes from VerifyOptions.Origin or from the plugin's SealConfig.Origin.
+func TestVerifyWrongOrigin(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		p, ver := sealSetup(t, db, 4, 2)
+		res := mustSeal(t, p, db)
+		if _, err := p.Verify(ctx, db, VerifyOptions{Checkpoint: res.Checkpoint, Verifier: ver,
+			Origin: "auditlog/audit_log_entries"}); err != nil {
+			t.Fatalf("verify with the right origin: %v", err)
+		}
+		want := []Problem{{Kind: ProblemWrongOrigin, Seq: -1,
+			Detail: `checkpoint is of log "auditlog/audit_log_entries", not "acme.example/other"`}}
+		rep, err := p.Verify(ctx, db, VerifyOptions{Checkpoint: res.Checkpoint, Verifier: ver, Origin: "acme.example/other"})
+		if !errors.Is(err, ErrTampered) || !reflect.DeepEqual(rep.Problems, want) || rep.Checkpoint != nil {
+			t.Fatalf("verify = %v, %v, checkpoint %v; want %v", err, rep.Problems, rep.Checkpoint, want)
+		}
+		p.cfg.seal.Origin = "acme.example/other"
+		rep, err = p.Verify(ctx, db, VerifyOptions{Checkpoint: res.Checkpoint, Verifier: ver})
+		if !errors.Is(err, ErrTampered) || !reflect.DeepEqual(rep.Problems, want) {
+			t.Fatalf("verify = %v, %v; want %v", err, rep.Problems, want)
 		}
 	})
 }

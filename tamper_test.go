@@ -26,26 +26,37 @@ func execSQL(t *testing.T, db *gorm.DB, sql string, args ...any) {
 	}
 }
 
-// forgeEntry inserts an entry that claims seal sequence number seq.
+// forgeEntry inserts entry 11 and gives it seal sequence number seq: a
+// new seal row, or (a sequence number already taken: the primary key
+// refuses a second row) the row of the entry sealed there.
 func forgeEntry(t *testing.T, db *gorm.DB, seq int64) {
 	t.Helper()
 	e := LogEntry{ID: 11, Table: "items", ObjectPK: "99", ObjectRepr: "Item(99)", Action: ActionCreate,
-		CreatedAt: testNow, SealSeq: &seq, LeafHash: make([]byte, 32)}
+		CreatedAt: testNow}
 	if err := db.Session(&gorm.Session{NewDB: true}).Create(&e).Error; err != nil {
 		t.Fatalf("forge: %v", err)
 	}
+	var taken int64
+	if err := db.Table("audit_log_entries_seals").Where("seal_seq = ?", seq).Count(&taken).Error; err != nil {
+		t.Fatal(err)
+	}
+	if taken > 0 {
+		execSQL(t, db, "UPDATE audit_log_entries_seals SET entry_id = 11 WHERE seal_seq = ?", seq)
+		return
+	}
+	execSQL(t, db, "INSERT INTO audit_log_entries_seals (seal_seq, entry_id, leaf_hash) VALUES (?, 11, ?)", seq, make([]byte, 32))
 }
 
 // rewriteLeaf edits entry id and stores the leaf hash of its new fields.
 func rewriteLeaf(t *testing.T, p *Plugin, db *gorm.DB, id int64) {
 	t.Helper()
 	execSQL(t, db, "UPDATE audit_log_entries SET actor_id = 'mallory' WHERE id = ?", id)
-	rows, err := p.readLeafRows(db, 0, "id = ?", id)
+	rows, err := p.readLeafRows(db, entryLeaves, "e.id = ?", id)
 	if err != nil || len(rows) != 1 {
 		t.Fatalf("read %d: %v", id, err)
 	}
 	sum, _ := leafHash(nil, &rows[0])
-	execSQL(t, db, "UPDATE audit_log_entries SET leaf_hash = ? WHERE id = ?", sum[:], id)
+	execSQL(t, db, "UPDATE audit_log_entries_seals SET leaf_hash = ? WHERE entry_id = ?", sum[:], id)
 }
 
 func tamperCases(p **Plugin) []tamperCase {
@@ -69,22 +80,24 @@ func tamperCases(p **Plugin) []tamperCase {
 			want:   []Problem{{Kind: ProblemInsertedEntry, EntryID: 11, Seq: 10}}},
 		{name: "reordered entries",
 			tamper: func(t *testing.T, db *gorm.DB) {
-				execSQL(t, db, "UPDATE audit_log_entries SET seal_seq = CASE id WHEN 2 THEN 2 ELSE 1 END WHERE id IN (2, 3)")
+				execSQL(t, db, "UPDATE audit_log_entries_seals SET seal_seq = -1 WHERE entry_id = 2")
+				execSQL(t, db, "UPDATE audit_log_entries_seals SET seal_seq = 1 WHERE entry_id = 3")
+				execSQL(t, db, "UPDATE audit_log_entries_seals SET seal_seq = 2 WHERE entry_id = 2")
 			},
 			want: []Problem{{Kind: ProblemReorderedEntry, EntryID: 2, Seq: 2, Batch: 1}}},
 		{name: "entry moved to another batch",
 			tamper: func(t *testing.T, db *gorm.DB) {
 				execSQL(t, db, "DELETE FROM audit_log_entries WHERE id = 9")
-				execSQL(t, db, "UPDATE audit_log_entries SET seal_seq = 8 WHERE id = 2")
+				execSQL(t, db, "DELETE FROM audit_log_entries_seals WHERE entry_id = 9")
+				execSQL(t, db, "UPDATE audit_log_entries_seals SET seal_seq = 8 WHERE entry_id = 2")
 			},
 			want: []Problem{{Kind: ProblemDeletedEntry, Seq: 1, Batch: 1},
 				{Kind: ProblemResequencedEntry, EntryID: 2, Seq: 8, Batch: 3}}},
 		{name: "entry marked unsealed",
 			tamper: func(t *testing.T, db *gorm.DB) {
-				execSQL(t, db, "UPDATE audit_log_entries SET seal_seq = NULL WHERE id = 7")
+				execSQL(t, db, "DELETE FROM audit_log_entries_seals WHERE entry_id = 7")
 			},
-			want: []Problem{{Kind: ProblemDeletedEntry, Seq: 6, Batch: 2},
-				{Kind: ProblemResequencedEntry, EntryID: 7, Seq: -1}}},
+			want: []Problem{{Kind: ProblemDeletedEntry, Seq: 6, Batch: 2}}},
 		{name: "edited header",
 			tamper: func(t *testing.T, db *gorm.DB) {
 				execSQL(t, db, "UPDATE audit_log_entries_batches SET sealed_at = sealed_at + 1 WHERE batch = 2")

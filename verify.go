@@ -2,6 +2,7 @@ package auditlog
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -53,6 +54,10 @@ const (
 	ProblemCheckpointMismatch ProblemKind = "checkpoint_mismatch"
 	// ProblemBadSignature: the checkpoint's signature does not verify.
 	ProblemBadSignature ProblemKind = "bad_signature"
+	// ProblemWrongOrigin: the checkpoint verifies but names another log
+	// (its origin line is not VerifyOptions.Origin): a checkpoint of another
+	// log signed with the same key. It is not used.
+	ProblemWrongOrigin ProblemKind = "wrong_origin"
 )
 
 // Problem is one thing Verify found wrong.
@@ -96,6 +101,10 @@ type VerifyOptions struct {
 	// authentic; Verifier checks its signature and must be set with it.
 	Checkpoint []byte
 	Verifier   note.Verifier
+	// Origin is the log identity the checkpoint must name (its first
+	// line); default the plugin's SealConfig.Origin ("auditlog/" and the
+	// log table's name unless set).
+	Origin string
 	// MaxProblems bounds the problems listed in the report (default 1000);
 	// Verify stops reading once it is reached.
 	MaxProblems int
@@ -194,6 +203,10 @@ func (v *verifier) openCheckpoint(opts VerifyOptions) error {
 		return nil
 	case err != nil:
 		return err
+	}
+	if want := cmp.Or(opts.Origin, v.p.sealConfig().Origin); cp.Origin != want {
+		v.problem(ProblemWrongOrigin, 0, -1, 0, "checkpoint is of log %q, not %q", cp.Origin, want)
+		return nil
 	}
 	v.cp, v.rep.Checkpoint = &cp, &cp
 	return nil

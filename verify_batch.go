@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/transparency-dev/merkle/compact"
+	"gorm.io/gorm/clause"
 )
 
 // header checks one batch header: its number and link to the one before,
@@ -141,8 +142,14 @@ func (b *batchCheck) row(r *leafRow) error {
 		v.problem(ProblemDeletedEntry, 0, b.next, h.Batch, "no entry at this sequence number")
 	}
 	b.next++
+	outside := r.ID < h.FirstID || r.ID > h.LastID
 	switch {
-	case r.ID < h.FirstID || r.ID > h.LastID:
+	case outside && b.forged(r):
+		// A seal row pointed at another entry: the entry was never sealed.
+		v.problem(ProblemInsertedEntry, r.ID, seq, h.Batch, "entry outside the batch's IDs %d to %d has another leaf hash than the one sealed here", h.FirstID, h.LastID)
+		v.rep.Entries++
+		return b.append(r.computed)
+	case outside:
 		v.problem(ProblemResequencedEntry, r.ID, seq, h.Batch, "entry is outside the batch's IDs %d to %d", h.FirstID, h.LastID)
 	case r.ID <= b.prevID:
 		v.problem(ProblemReorderedEntry, r.ID, seq, h.Batch, "entry comes after entry %d in the batch", b.prevID)
@@ -152,6 +159,26 @@ func (b *batchCheck) row(r *leafRow) error {
 	if err != nil {
 		return err
 	}
+	return b.append(leaf)
+}
+
+// forged reports whether r, not erased, does not hash to the leaf hash
+// stored at its place (computing r.computed).
+func (b *batchCheck) forged(r *leafRow) bool {
+	if r.ErasedBy != nil {
+		return false
+	}
+	if r.computed == nil {
+		var sum [32]byte
+		sum, b.buf = leafHash(b.buf, r)
+		r.computed = sum[:]
+	}
+	return !bytes.Equal(r.computed, r.LeafHash)
+}
+
+// append appends leaf to the batch root and the tree.
+func (b *batchCheck) append(leaf []byte) error {
+	v := b.v
 	if err := b.root.Append(leaf, nil); err != nil {
 		return err
 	}
@@ -214,9 +241,12 @@ func (v *verifier) checkpointAt(h *BatchHeader) {
 }
 
 // tail reports entries that claim a sealed place past the last batch (end;
-// -1: no batch), and sealed entries marked unsealed again.
+// -1: no batch).
 func (v *verifier) tail(end int64) error {
-	rows, err := v.p.readLeafRows(v.tx, 0, "seal_seq >= ?", max(end, 0))
+	if !v.tx.Migrator().HasTable(v.p.sealTable()) {
+		return nil
+	}
+	rows, err := v.p.readLeafRows(v.tx, sealedLeaves, "s.seal_seq >= ?", max(end, 0))
 	if err != nil {
 		return err
 	}
@@ -236,12 +266,34 @@ func (v *verifier) tail(end int64) error {
 			v.problem(ProblemInsertedEntry, rows[i].ID, *rows[i].SealSeq, 0, "past the last batch (sequence ends at %d)", max(end, 0))
 		}
 	}
-	rows, err = v.p.readLeafRows(v.tx, 0, "seal_seq IS NULL AND leaf_hash IS NOT NULL")
-	if err != nil {
+	return v.belowWatermark()
+}
+
+// belowWatermark reports the entries with IDs up to the sealer's watermark
+// that have no seal row: every such entry was sealed (its seal row was
+// deleted) or was added later with an old ID, by raw SQL; or its
+// transaction committed after the watermark passed it (see the README's
+// guarantee), and it would never be sealed. The watermark is read first: the
+// seal rows below it were committed before it moved. Cost: an anti-join of
+// the log's and the seal table's ID indexes up to the watermark.
+func (v *verifier) belowWatermark() error {
+	if !v.tx.Migrator().HasTable(v.p.sealStateTable()) {
+		return nil
+	}
+	st, err := v.p.readSealState(v.tx)
+	if err != nil || st.LowID <= 0 {
 		return err
 	}
-	for i := range rows {
-		v.problem(ProblemResequencedEntry, rows[i].ID, -1, 0, "sealed entry marked unsealed")
+	var ids []int64
+	err = v.tx.Raw("SELECT e.id FROM ? e WHERE e.id <= ? AND NOT EXISTS (SELECT 1 FROM ? s WHERE s.entry_id = e.id "+
+		"AND s.entry_id <= ?) ORDER BY e.id LIMIT ?", clause.Table{Name: v.p.cfg.table}, st.LowID,
+		clause.Table{Name: v.p.sealTable()}, st.LowID, v.max).Scan(&ids).Error
+	if err != nil {
+		return fmt.Errorf("read unsealed entries below the watermark: %w", err)
+	}
+	for _, id := range ids {
+		v.problem(ProblemResequencedEntry, id, -1, 0, "unsealed, below the sealer's watermark %d: its seal row deleted, "+
+			"or added later with an old ID", st.LowID)
 	}
 	return nil
 }
@@ -271,8 +323,7 @@ type eraseData struct {
 // entry id.
 func (c *eraseCache) recorded(v *verifier, id, eraseID int64) (bool, error) {
 	if c.id != eraseID {
-		var rows []leafRow
-		err := v.tx.Table(v.p.cfg.table).Select(leafColumns).Where("id = ?", eraseID).Find(&rows).Error
+		rows, err := v.p.readLeafRows(v.tx, entryLeaves, "e.id = ?", eraseID)
 		if err != nil {
 			return false, fmt.Errorf("read erase entry %d: %w", eraseID, err)
 		}

@@ -29,15 +29,15 @@ func (p *Plugin) VerifyObject(ctx context.Context, db *gorm.DB, obj any, opts Ve
 		return VerifyReport{}, fmt.Errorf("auditlog: verify object: %w", err)
 	}
 	var ids []int64
-	if err := f.apply(tx.Table(p.cfg.table)).Where("seal_seq IS NOT NULL").Pluck("id", &ids).Error; err != nil {
+	if err := f.apply(tx.Table(p.cfg.table)).Pluck("id", &ids).Error; err != nil {
 		return VerifyReport{}, fmt.Errorf("auditlog: verify object: %w", err)
 	}
 	v := &verifier{p: p, tx: tx, max: opts.MaxProblems, tree: rangeFactory().NewEmptyRange(0), object: map[int64]*leafRow{}}
 	if v.max <= 0 {
 		v.max = 1000
 	}
-	if len(ids) > 0 {
-		rows, err := p.readLeafRows(tx, 0, "id IN ?", ids)
+	if len(ids) > 0 && tx.Migrator().HasTable(p.sealTable()) {
+		rows, err := p.readLeafRows(tx, sealedLeaves, "e.id IN ?", ids)
 		if err != nil {
 			return VerifyReport{}, fmt.Errorf("auditlog: verify object: %w", err)
 		}
@@ -109,7 +109,7 @@ func (v *verifier) objectLeaves(h *BatchHeader, mine []*leafRow) error {
 		SealSeq  int64
 		LeafHash []byte
 	}
-	err := v.tx.Table(v.p.cfg.table).Select("seal_seq, leaf_hash").
+	err := v.tx.Table(v.p.sealTable()).Select("seal_seq, leaf_hash").
 		Where("seal_seq >= ? AND seal_seq < ?", h.Start, h.Start+h.Size).Order("seal_seq").Find(&leaves).Error
 	if err != nil {
 		return fmt.Errorf("read leaf hashes: %w", err)

@@ -87,10 +87,11 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 	cpFile := fs.String("checkpoint", "", "trusted checkpoint `file` (a signed note, as seal wrote it); needs -key")
 	keyArg := fs.String("key", "", "the checkpoint's public key: a `file` holding it, or the key itself (name+hash+key)")
 	maxProblems := fs.Int("max", 0, "most problems to list (default 1000)")
+	origin := fs.String("origin", "", "the log's identity the checkpoint must name (default auditlog/<table>, as for seal)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	opts := auditlog.VerifyOptions{MaxProblems: *maxProblems}
+	opts := auditlog.VerifyOptions{MaxProblems: *maxProblems, Origin: *origin}
 	if (*cpFile == "") != (*keyArg == "") {
 		return usagef("-checkpoint and -key go together")
 	}

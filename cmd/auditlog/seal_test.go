@@ -22,6 +22,10 @@ func TestSealVerify(t *testing.T) {
 	if !strings.Contains(r.stdout, "255 entries") || !strings.Contains(r.stdout, "0 problems") {
 		t.Errorf("verify: %q", r.stdout)
 	}
+	r = runCLI(t, nil, "-dsn", dsn, "verify", "-checkpoint", cp, "-key", key+".pub", "-origin", "acme.example/other")
+	if r.code != 1 || !strings.HasPrefix(r.stdout, `wrong_origin: checkpoint is of log "auditlog/audit_log_entries", not "acme.example/other"`) {
+		t.Errorf("verify with another origin: exit %d\nstdout %q", r.code, r.stdout)
+	}
 	db, err := openDB(dsn)
 	if err != nil {
 		t.Fatal(err)
