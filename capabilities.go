@@ -377,7 +377,14 @@ func (c capabilities) sealMark(tx *gorm.DB) (string, error) {
 	var err error
 	switch c.dialect {
 	case "postgres":
-		err = tx.Raw("SELECT pg_snapshot_xmax(pg_current_snapshot())::text").Scan(&s).Error
+		// The xmax, and the virtual transaction IDs of every other
+		// transaction open now: a transaction that drew an ID before it
+		// had a transaction ID (its first write is the entry's INSERT:
+		// nextval runs before the row is stored) is in no snapshot, but
+		// holds its virtual ID from its start.
+		err = tx.Raw(`SELECT pg_snapshot_xmax(pg_current_snapshot())::text || ':' ||
+			coalesce((SELECT string_agg(virtualxid, ',') FROM pg_catalog.pg_locks
+			 WHERE locktype = 'virtualxid' AND pid <> pg_backend_pid()), '')`).Scan(&s).Error
 	case "mysql":
 		err = tx.Raw("SELECT DATE_FORMAT(NOW(6), '%Y-%m-%d %H:%i:%s.%f')").Scan(&s).Error
 	}
@@ -388,16 +395,7 @@ func (c capabilities) sealMark(tx *gorm.DB) (string, error) {
 func (c capabilities) sealSettled(tx *gorm.DB, token string) (bool, error) {
 	switch c.dialect {
 	case "postgres":
-		var xmin string
-		if err := tx.Raw("SELECT pg_snapshot_xmin(pg_current_snapshot())::text").Scan(&xmin).Error; err != nil {
-			return false, err
-		}
-		a, errA := strconv.ParseUint(xmin, 10, 64)
-		b, errB := strconv.ParseUint(token, 10, 64)
-		if errA != nil || errB != nil {
-			return false, fmt.Errorf("seal state: xid8 %q, %q", xmin, token)
-		}
-		return a >= b, nil
+		return pgSealSettled(tx, token)
 	case "mysql":
 		var age int64
 		if err := tx.Raw("SELECT TIMESTAMPDIFF(MICROSECOND, ?, NOW(6))", token).Scan(&age).Error; err != nil {
@@ -414,4 +412,26 @@ func (c capabilities) sealSettled(tx *gorm.DB, token string) (bool, error) {
 		return open == 0, nil
 	}
 	return true, nil
+}
+
+// pgSealSettled: see sealMark. A token of an earlier build is the xmax
+// alone.
+func pgSealSettled(tx *gorm.DB, token string) (bool, error) {
+	xmax, vxids, _ := strings.Cut(token, ":")
+	var xmin string
+	if err := tx.Raw("SELECT pg_snapshot_xmin(pg_current_snapshot())::text").Scan(&xmin).Error; err != nil {
+		return false, err
+	}
+	a, errA := strconv.ParseUint(xmin, 10, 64)
+	b, errB := strconv.ParseUint(xmax, 10, 64)
+	if errA != nil || errB != nil {
+		return false, fmt.Errorf("seal state: xid8 %q, %q", xmin, xmax)
+	}
+	if a < b || vxids == "" {
+		return a >= b, nil
+	}
+	var open int64
+	err := tx.Raw(`SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'virtualxid'
+		AND virtualxid = ANY(string_to_array(?, ','))`, vxids).Scan(&open).Error
+	return open == 0, err
 }

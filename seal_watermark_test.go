@@ -121,3 +121,38 @@ func sealStateOf(t *testing.T, p *Plugin, db *gorm.DB) sealState {
 	}
 	return st
 }
+
+// TestSealWatermarkIDBeforeTransactionID: on PostgreSQL a transaction whose
+// first write is the entry's INSERT (Plugin.LogAccess outside a
+// transaction) draws the entry's ID before it has a transaction ID; a
+// trigger holds it there for 1.5 s while other entries commit and seals
+// run. The watermark must not pass the held ID: once the slow INSERT
+// commits, a seal seals its entry, and every entry is sealed once.
+func TestSealWatermarkIDBeforeTransactionID(t *testing.T) {
+	db := openTestDB(t, "postgres", nil)
+	p, _ := sealSetup(t, db, 100, 1)
+	for _, sql := range []string{
+		`CREATE FUNCTION slow_access() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1.5); RETURN NEW; END $$`,
+		`CREATE TRIGGER slow_access BEFORE INSERT ON audit_log_entries FOR EACH ROW WHEN (NEW.action = 'access') EXECUTE FUNCTION slow_access()`,
+	} {
+		if err := db.Exec(sql).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.LogAccess(context.Background(), db, &Item{ID: 1}) }()
+	time.Sleep(300 * time.Millisecond) // the access entry's ID is drawn; its INSERT sleeps
+	for range 4 {
+		writeItems(t, db, 1)
+		mustSeal(t, p, db)
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		mustSeal(t, p, db)
+		time.Sleep(100 * time.Millisecond)
+	}
+	checkSealedOnce(t, db, 6) // the first item, four more, the access entry
+}

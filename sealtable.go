@@ -35,7 +35,7 @@ type sealState struct {
 	ID     int64  `gorm:"column:id;primaryKey;autoIncrement:false"`
 	LowID  int64  `gorm:"column:low_id;not null"`
 	CandID *int64 `gorm:"column:cand_id"`
-	Token  string `gorm:"column:token;size:64"`
+	Token  string `gorm:"column:token"` // on PostgreSQL a list of virtual transaction IDs: unbounded
 }
 
 // sealTable is the name of the seal table.

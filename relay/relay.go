@@ -23,13 +23,13 @@
 //   - PostgreSQL: after the read that saw the gap, the relay records the
 //     xmax of a fresh snapshot (pg_snapshot_xmax(pg_current_snapshot()),
 //     an xid8: 64 bits, no wraparound). The gap is settled when the xmin of
-//     a later snapshot has reached it: every transaction that had started
-//     when the gap was seen has committed or rolled back. (A transaction
-//     gets its xid at its first write; one whose first write is the log
-//     insert draws the ID from the sequence microseconds before: were the
-//     gap seen, and its later ID committed, inside those microseconds, it
-//     could be missed; every entry the plugin writes for a change follows
-//     the change's own write, which assigned the xid.) A transaction
+//     a later snapshot has reached it and none of the virtual transactions
+//     open then (pg_locks, locktype virtualxid) is still open: every
+//     transaction that had started when the gap was seen has committed or
+//     rolled back. (A transaction gets its xid at its first write, and one
+//     whose first write is the log insert draws the ID from the sequence
+//     before that, when it is in no snapshot; it has held its virtual
+//     transaction ID since it began.) A transaction
 //     open anywhere on the cluster for a long time delays the relay (not
 //     the writes) behind a gap for as long.
 //   - MySQL/MariaDB: there is no snapshot visibility function; the relay

@@ -185,3 +185,44 @@ func TestRelayRun(t *testing.T) {
 		}
 	})
 }
+
+// TestRelayIDBeforeTransactionID: on PostgreSQL an INSERT that is its
+// transaction's first write draws its ID before it has a transaction ID; a
+// trigger holds it there for 1.5 s while a later entry commits and the
+// relay steps. The relay must wait for it, not skip it.
+func TestRelayIDBeforeTransactionID(t *testing.T) {
+	db := reltest.Open(t, "postgres")
+	for _, sql := range []string{
+		`CREATE FUNCTION slow_entry() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1.5); RETURN NEW; END $$`,
+		`CREATE TRIGGER slow_entry BEFORE INSERT ON audit_log_entries FOR EACH ROW WHEN (NEW.object_pk = 'slow') EXECUTE FUNCTION slow_entry()`,
+	} {
+		if err := db.Exec(sql).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// nextval gives the transaction an ID when it WAL-logs the sequence:
+	// at its first call, then once every 32. Not for the slow entry's.
+	before := insert(t, db, 3)
+	slow := reltest.Entry("slow")
+	done := make(chan error, 1)
+	go func() { done <- db.Create(slow).Error }()
+	time.Sleep(300 * time.Millisecond) // its ID is drawn; its INSERT sleeps
+	after := insert(t, db, 1)
+	sink := &memSink{}
+	r := newRelay(t, db, sink, relay.Options{GapTimeout: time.Hour})
+	for end := time.Now().Add(500 * time.Millisecond); time.Now().Before(end); {
+		step(t, r)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	want := append(before, slow.ID, after[0])
+	for deadline := time.Now().Add(10 * time.Second); !slices.Equal(sink.published(), want) && time.Now().Before(deadline); {
+		step(t, r)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := sink.published(); !slices.Equal(got, want) {
+		t.Errorf("published %v, want %v", got, want)
+	}
+}

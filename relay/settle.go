@@ -38,20 +38,41 @@ func (sqliteSettler) mark(*gorm.DB) (any, error)          { return nil, nil }
 func (sqliteSettler) settled(*gorm.DB, any) (bool, error) { return true, nil }
 
 // pgSettler: the gap is settled once the snapshot xmin has passed the xmax
-// of the snapshot taken when the gap was seen. xid8 values are 64-bit
-// epoch-extended transaction IDs: compared as integers, no wraparound.
+// of the snapshot taken when the gap was seen, and none of the virtual
+// transactions open then is still open. xid8 values are 64-bit
+// epoch-extended transaction IDs: compared as integers, no wraparound. The
+// virtual transactions cover a transaction that drew a log ID before it had
+// a transaction ID (its first write is the entry's INSERT, whose nextval
+// runs before its row is stored): it is in no snapshot, but holds its
+// virtual transaction ID from its start.
 type pgSettler struct{}
 
+type pgMark struct {
+	xmax  uint64
+	vxids string // comma-separated
+}
+
 func (pgSettler) mark(db *gorm.DB) (any, error) {
-	return pgXid8(db, "SELECT pg_snapshot_xmax(pg_current_snapshot())::text")
+	xmax, err := pgXid8(db, "SELECT pg_snapshot_xmax(pg_current_snapshot())::text")
+	if err != nil {
+		return nil, err
+	}
+	var vxids string
+	err = db.Raw(`SELECT coalesce(string_agg(virtualxid, ','), '') FROM pg_catalog.pg_locks
+		WHERE locktype = 'virtualxid' AND pid <> pg_backend_pid()`).Scan(&vxids).Error
+	return pgMark{xmax, vxids}, err
 }
 
 func (pgSettler) settled(db *gorm.DB, token any) (bool, error) {
+	m := token.(pgMark)
 	xmin, err := pgXid8(db, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
-	if err != nil {
-		return false, err
+	if err != nil || xmin < m.xmax || m.vxids == "" {
+		return err == nil && xmin >= m.xmax, err
 	}
-	return xmin >= token.(uint64), nil
+	var open int64
+	err = db.Raw(`SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'virtualxid'
+		AND virtualxid = ANY(string_to_array(?, ','))`, m.vxids).Scan(&open).Error
+	return open == 0, err
 }
 
 func pgXid8(db *gorm.DB, query string) (uint64, error) {
