@@ -56,10 +56,10 @@ Commands:
         serve the read-only web view and JSON API (loopback, token required)
   seal [-key FILE] [-checkpoint FILE | -checkpoint-dir DIR] [-origin O] [-batch N] [-interval D]
         seal the committed entries into batches and sign a checkpoint
-  verify [-checkpoint FILE -key PUB] [-max N]
+  verify [-checkpoint FILE -key PUB] [-origin O] [-max N]
         check the sealed log against its seal chain and a trusted checkpoint
-  maintain -retention [TABLE:]ACTION=AGE ...
-        apply retention policies, each run recorded in the run table
+  maintain [-retention [TABLE:]ACTION=AGE ...] [-partitions N [-move]]
+        apply retention policies, each run recorded in the run table; keep the log partitioned by month (PostgreSQL)
   relay [-nats URL] [-stream S] [-subject-prefix P] [-name N] [-batch N] [-progress D] [-once]
         publish the committed entries to NATS JetStream, lag on stderr
   keygen -out FILE [-name N]
@@ -109,7 +109,7 @@ var commands = []command{
 	{"seal", "[-key FILE] [-checkpoint FILE | -checkpoint-dir DIR] [-origin O] [-batch N] [-interval D]",
 		"Seals the committed, unsealed entries into batches (Plugin.Seal) and, with -key, signs a checkpoint of the\n" +
 			"sealed log, also when nothing was sealed. Keep checkpoints where the database's administrators cannot write.", runSeal},
-	{"verify", "[-checkpoint FILE -key PUB] [-max N]",
+	{"verify", "[-checkpoint FILE -key PUB] [-origin O] [-max N]",
 		"Recomputes every sealed entry's leaf hash, every batch root and header link (Plugin.Verify) and, with a\n" +
 			"checkpoint, checks the log against it; prints each problem with its kind and entry. Exit status 1 if any.", runVerify},
 	{"maintain", "[-retention [TABLE:]ACTION=AGE ...] [-partitions N [-move]]",
