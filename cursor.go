@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
+
+	"gorm.io/gorm/clause"
 )
 
 // A cursor is base64url of: a version byte (2 for a cursor that continues
@@ -79,4 +81,32 @@ func (f *filters) decodeCursor(s string) (cursor, error) {
 		}
 	}
 	return c, nil
+}
+
+// keysetAfter selects the rows after (at, id) in the query's order.
+func keysetAfter(at time.Time, id int64, oldest bool) clause.Expression {
+	return keysetBound(at, id, oldest, false)
+}
+
+// keysetBound selects the rows after (at, id) in the query's order, and
+// with inclusive the row at (at, id) too. The redundant bound on
+// created_at alone lets the index range start there.
+func keysetBound(at time.Time, id int64, oldest, inclusive bool) clause.Expression {
+	createdAt := clause.Column{Name: "created_at"}
+	idCol := clause.Column{Name: "id"}
+	var idCond clause.Expression
+	switch {
+	case oldest && inclusive:
+		idCond = clause.Gte{Column: idCol, Value: id}
+	case oldest:
+		idCond = clause.Gt{Column: idCol, Value: id}
+	case inclusive:
+		idCond = clause.Lte{Column: idCol, Value: id}
+	default:
+		idCond = clause.Lt{Column: idCol, Value: id}
+	}
+	if oldest {
+		return clause.And(clause.Gte{Column: createdAt, Value: at}, clause.Or(clause.Gt{Column: createdAt, Value: at}, idCond))
+	}
+	return clause.And(clause.Lte{Column: createdAt, Value: at}, clause.Or(clause.Lt{Column: createdAt, Value: at}, idCond))
 }

@@ -197,23 +197,6 @@ func entryOrder(oldest bool) clause.OrderBy {
 	}}
 }
 
-// keysetAfter selects the rows after (at, id) in the query's order. The
-// redundant bound on created_at alone lets the index range start there.
-func keysetAfter(at time.Time, id int64, oldest bool) clause.Expression {
-	createdAt := clause.Column{Name: "created_at"}
-	idCol := clause.Column{Name: "id"}
-	if oldest {
-		return clause.And(
-			clause.Gte{Column: createdAt, Value: at},
-			clause.Or(clause.Gt{Column: createdAt, Value: at}, clause.Gt{Column: idCol, Value: id}),
-		)
-	}
-	return clause.And(
-		clause.Lte{Column: createdAt, Value: at},
-		clause.Or(clause.Lt{Column: createdAt, Value: at}, clause.Lt{Column: idCol, Value: id}),
-	)
-}
-
 // filters is a validated query: its WHERE conditions and a fingerprint that
 // ties cursors to it.
 type filters struct {

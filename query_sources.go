@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -153,25 +152,9 @@ func (f *filters) rows(tx *gorm.DB, after *cursor, oldest bool, limit int) *gorm
 // come after it in a source that comes after c's.
 func keysetAfterSource(c *cursor, i int, oldest bool) clause.Expression {
 	if oldest && i > c.source || !oldest && i < c.source {
-		return keysetFrom(c.at, c.id, oldest)
+		return keysetBound(c.at, c.id, oldest, true)
 	}
 	return keysetAfter(c.at, c.id, oldest)
-}
-
-// keysetFrom is keysetAfter with the row at (at, id) included.
-func keysetFrom(at time.Time, id int64, oldest bool) clause.Expression {
-	createdAt := clause.Column{Name: "created_at"}
-	idCol := clause.Column{Name: "id"}
-	if oldest {
-		return clause.And(
-			clause.Gte{Column: createdAt, Value: at},
-			clause.Or(clause.Gt{Column: createdAt, Value: at}, clause.Gte{Column: idCol, Value: id}),
-		)
-	}
-	return clause.And(
-		clause.Lte{Column: createdAt, Value: at},
-		clause.Or(clause.Lt{Column: createdAt, Value: at}, clause.Lte{Column: idCol, Value: id}),
-	)
 }
 
 // decodeSourced is decodeEntries of rows read by find.
